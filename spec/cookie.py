@@ -1,0 +1,151 @@
+"""Cookies: the ``Set-Cookie`` line a store writes and the ``Cookie`` header it reads.
+
+Rendering follows Go's net/http byte for byte (attribute order, date format,
+deletion form), so a Python and a Go service behind one domain emit identical
+headers. Parsing is our own rather than :class:`http.cookies.SimpleCookie`,
+which stops at the first malformed pair and keeps the *last* duplicate, where
+browsers and Go keep going and the first one wins.
+"""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from spec._tokens import is_token, is_valid_value_byte
+from spec.options import Options, SameSite
+
+__all__ = ["DELETED_EXPIRES", "Cookie", "cookie_values", "parse_cookie_header"]
+
+#: Unix time 1: Go writes this ``Expires`` on deletion cookies.
+DELETED_EXPIRES = 1
+# Go only writes Expires for years >= 1601 (the start of Windows' epoch).
+_MIN_EXPIRES = -11644473600
+_WHITESPACE = " \t\r\n"
+
+
+class Cookie(BaseModel):
+    """One cookie to send, with Go's ``http.Cookie`` semantics.
+
+    ``max_age`` follows Go: ``> 0`` writes ``Max-Age=N``, ``< 0`` writes
+    ``Max-Age=0`` (delete now), ``0`` writes nothing. ``expires`` is a Unix
+    time in whole seconds, or ``None`` for no ``Expires`` attribute.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    name: str
+    value: str
+    path: str = ""
+    domain: str = ""
+    expires: int | None = None
+    max_age: int = 0
+    secure: bool = False
+    http_only: bool = False
+    same_site: SameSite = SameSite.DEFAULT
+    partitioned: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not is_token(value):
+            raise ValueError(f"sessions: invalid character in cookie name: {value}")
+        return value
+
+    @classmethod
+    def for_session(cls, name: str, value: str, options: Options, now: float) -> Cookie:
+        """Build the cookie a store sends for ``options`` at time ``now`` (Go's NewCookie).
+
+        A positive ``max_age`` also sets ``Expires = now + max_age`` for old
+        browsers that ignore ``Max-Age``; a negative one gives the deletion
+        form ``Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0``.
+        """
+        expires: int | None = None
+        if options.max_age > 0:
+            expires = int(now) + options.max_age
+        elif options.max_age < 0:
+            expires = DELETED_EXPIRES
+        return cls(
+            name=name,
+            value=value,
+            path=options.path,
+            domain=options.domain,
+            expires=expires,
+            max_age=options.max_age,
+            secure=options.secure,
+            http_only=options.http_only,
+            same_site=options.same_site,
+            partitioned=options.partitioned,
+        )
+
+    def render(self) -> str:
+        """Return the ``Set-Cookie`` header value, exactly as Go's ``Cookie.String``.
+
+        Characters that could end the attribute or the header (``;``, CR, LF
+        and other controls) are removed from the value and path, so no input
+        can inject an attribute or a header.
+        """
+        parts = [f"{self.name}={_sanitize_value(self.value)}"]
+        if self.path:
+            parts.append("Path=" + _sanitize_path(self.path))
+        if self.domain:
+            parts.append("Domain=" + self.domain.removeprefix("."))
+        if self.expires is not None and self.expires >= _MIN_EXPIRES:
+            parts.append("Expires=" + formatdate(self.expires, usegmt=True))
+        if self.max_age > 0:
+            parts.append(f"Max-Age={self.max_age}")
+        elif self.max_age < 0:
+            parts.append("Max-Age=0")
+        if self.http_only:
+            parts.append("HttpOnly")
+        if self.secure:
+            parts.append("Secure")
+        if self.same_site is SameSite.LAX:
+            parts.append("SameSite=Lax")
+        elif self.same_site is SameSite.STRICT:
+            parts.append("SameSite=Strict")
+        elif self.same_site is SameSite.NONE:
+            parts.append("SameSite=None")
+        if self.partitioned:
+            parts.append("Partitioned")
+        return "; ".join(parts)
+
+
+def _sanitize_value(value: str) -> str:
+    kept = "".join(c for c in value if is_valid_value_byte(c))
+    if " " in kept or "," in kept:
+        return f'"{kept}"'
+    return kept
+
+
+def _sanitize_path(path: str) -> str:
+    return "".join(c for c in path if 0x20 <= ord(c) < 0x7F and c != ";")
+
+
+def parse_cookie_header(header: str) -> list[tuple[str, str]]:
+    """Split a ``Cookie:`` request header into ``(name, value)`` pairs, in order.
+
+    Like Go's net/http: pairs whose name is not a token or whose value holds
+    a forbidden byte are skipped (the rest are kept), and one pair of
+    surrounding double quotes is removed from a value. Duplicates are kept.
+    """
+    pairs: list[tuple[str, str]] = []
+    for part in header.split(";"):
+        part = part.strip(_WHITESPACE)
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        name = name.strip(_WHITESPACE)
+        if not is_token(name):
+            continue
+        if len(value) > 1 and value[0] == '"' and value[-1] == '"':
+            value = value[1:-1]
+        if all(is_valid_value_byte(c) for c in value):
+            pairs.append((name, value))
+    return pairs
+
+
+def cookie_values(header: str, name: str) -> list[str]:
+    """Return every value sent for cookie ``name`` in ``header``, first one first."""
+    return [v for n, v in parse_cookie_header(header) if n == name]

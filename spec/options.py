@@ -1,0 +1,102 @@
+"""Cookie options: how a session's cookie is scoped and how long it lives."""
+
+from __future__ import annotations
+
+import enum
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from spec._tokens import is_cookie_domain
+
+__all__ = ["DEFAULT_MAX_AGE", "Options", "SameSite"]
+
+#: 30 days, gorilla's default lifetime for cookies and for codec expiry.
+DEFAULT_MAX_AGE = 86400 * 30
+
+
+class SameSite(enum.StrEnum):
+    """The ``SameSite`` cookie attribute. ``DEFAULT`` writes no attribute."""
+
+    DEFAULT = "default"
+    LAX = "lax"
+    STRICT = "strict"
+    NONE = "none"
+
+
+class Options(BaseModel):
+    """The attributes of a session cookie (S-2.x in ``docs/spec.md``).
+
+    Frozen: a session's options are replaced, never edited in place, so a
+    change to one session can never leak into the store's defaults or into
+    another session (gorilla GH-8). Use ``options.model_copy(update=...)``
+    or :meth:`replace` to derive new options.
+
+    The defaults are the safe web-framework ones (``Path=/``, 30 days,
+    ``HttpOnly``, ``SameSite=Lax``), not gorilla 1.4's ``Secure`` +
+    ``SameSite=None``: ``HttpOnly`` keeps scripts (and XSS) away from the
+    session, and ``Lax`` blocks cross-site form posts riding on the cookie.
+    ``Secure`` is off so plain-HTTP development works; turn it on in
+    production.
+
+    ``max_age`` > 0 makes a persistent cookie, ``0`` a browser-session cookie
+    (no ``Max-Age``/``Expires``), < 0 deletes the cookie (and, for
+    server-side stores, the session).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    path: str = "/"
+    domain: str = ""
+    max_age: int = DEFAULT_MAX_AGE
+    secure: bool = False
+    http_only: bool = True
+    same_site: SameSite = SameSite.LAX
+    partitioned: bool = False
+
+    @field_validator("same_site", mode="before")
+    @classmethod
+    def _coerce_same_site(cls, value: object) -> object:
+        if isinstance(value, str) and not isinstance(value, SameSite):
+            try:
+                return SameSite(value.lower())
+            except ValueError:
+                raise ValueError(
+                    f"same_site must be one of default, lax, strict, none; got {value!r}"
+                ) from None
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"path must start with '/'; got {value!r}")
+        bad = [c for c in value if c == ";" or ord(c) < 0x20 or ord(c) >= 0x7F]
+        if bad:
+            raise ValueError(
+                f"path must not contain ';', control or non-ASCII characters; got {value!r}"
+            )
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _check_domain(cls, value: str) -> str:
+        if value == "":
+            return value
+        host = value[1:] if value.startswith(".") else value
+        if not is_cookie_domain(host):
+            raise ValueError(f"domain must be a valid host name; got {value!r}")
+        return host
+
+    @model_validator(mode="after")
+    def _check_secure_requirements(self) -> Options:
+        if self.same_site is SameSite.NONE and not self.secure:
+            raise ValueError("same_site='none' requires secure=True (browsers reject it)")
+        if self.partitioned and not self.secure:
+            raise ValueError("partitioned=True requires secure=True (browsers reject it)")
+        return self
+
+    def replace(self, **changes: object) -> Options:
+        """Return validated options with ``changes`` applied (this object is unchanged)."""
+        data = self.model_dump()
+        data.update(changes)
+        return Options.model_validate(data)

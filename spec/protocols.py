@@ -1,0 +1,101 @@
+"""The interfaces users implement: stores, codecs, serializers, HTTP plumbing, clocks.
+
+They are :class:`typing.Protocol` classes rather than base classes, so a
+backend never inherits behaviour it did not ask for, and mypy checks a custom
+store against the contract structurally: a wrong signature is a type error at
+the user's definition site, not a crash on the first request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from spec.cookie import Cookie
+    from spec.session import Session
+
+__all__ = ["Clock", "Codec", "Request", "ResponseWriter", "Serializer", "Store"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Returns the current Unix time in seconds (``time.time`` fits).
+
+    Every codec and store takes one, so expiry is tested by moving a fake
+    clock instead of sleeping or patching global time.
+    """
+
+    def __call__(self) -> float: ...
+
+
+@runtime_checkable
+class Serializer(Protocol):
+    """Turns session values into bytes and back."""
+
+    def serialize(self, value: object) -> bytes:
+        """Return the bytes for ``value``; raise ``SerializeError`` if it cannot."""
+        ...
+
+    def deserialize(self, data: bytes) -> object:
+        """Return the value encoded in ``data``; raise ``DeserializeError`` if it cannot."""
+        ...
+
+
+@runtime_checkable
+class Codec(Protocol):
+    """Signs (and optionally encrypts) a value under a cookie name, and checks it back."""
+
+    def encode(self, name: str, value: object) -> str:
+        """Return the cookie text for ``value``; raise an ``EncodeError`` on failure."""
+        ...
+
+    def decode(self, name: str, value: str) -> object:
+        """Return the value in ``value``; raise a ``DecodeError`` if it must be rejected."""
+        ...
+
+
+@runtime_checkable
+class Request(Protocol):
+    """What a store needs from an incoming HTTP request."""
+
+    def cookie_values(self, name: str) -> Sequence[str]:
+        """Every value sent for cookie ``name``, in header order (possibly none)."""
+        ...
+
+    @property
+    def state(self) -> MutableMapping[str, object]:
+        """Storage that lives exactly as long as this request (holds the registry)."""
+        ...
+
+
+@runtime_checkable
+class ResponseWriter(Protocol):
+    """What a store needs from the outgoing HTTP response."""
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        """Add one ``Set-Cookie`` header for ``cookie``."""
+        ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A place sessions live: in the cookie itself, in files, in a server.
+
+    ``new`` builds a session from the request and never returns ``None`` and
+    never raises for a bad cookie (the reason goes to ``Session.load_error``);
+    it raises ``StoreError`` only when the backend itself failed. ``get`` is
+    ``new`` cached per request through the :class:`~spec.Registry`.
+    """
+
+    def get(self, request: Request, name: str) -> Session:
+        """Return the session ``name`` of this request, loading it once per request."""
+        ...
+
+    def new(self, request: Request, name: str) -> Session:
+        """Load (or create) session ``name`` from the request, bypassing the cache."""
+        ...
+
+    def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
+        """Persist ``session`` and write its cookie to ``response``."""
+        ...

@@ -1,0 +1,94 @@
+"""The per-request session cache, and saving every session of a request at once."""
+
+from __future__ import annotations
+
+import threading
+
+from spec._tokens import is_token
+from spec.errors import ConfigurationError, InvalidCookieNameError, SaveAllError
+from spec.protocols import Request, ResponseWriter, Store
+from spec.session import Session
+
+__all__ = ["REGISTRY_STATE_KEY", "Registry", "check_cookie_name", "save_all"]
+
+#: The key under which a request's registry lives in ``request.state``.
+REGISTRY_STATE_KEY = "sessionspec.registry"
+
+
+def check_cookie_name(name: str) -> None:
+    """Raise :class:`InvalidCookieNameError` unless ``name`` is an RFC 7230 token."""
+    if not is_token(name):
+        raise InvalidCookieNameError(name)
+
+
+class Registry:
+    """Caches the sessions of one request, keyed by (store, name).
+
+    It lives in the request's own ``state`` and dies with it: there is no
+    module-level map to clear (gorilla needed ``context.ClearHandler`` to
+    avoid a leak). Keying by store as well as name means two stores that
+    happen to use the same cookie name never share a session (gorilla keys by
+    name only). A lock makes concurrent ``get`` calls on one request safe
+    (gorilla panics with "concurrent map writes").
+    """
+
+    __slots__ = ("_lock", "_request", "_sessions")
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self._lock = threading.RLock()
+        self._sessions: dict[tuple[int, str], tuple[Store, Session]] = {}
+
+    @classmethod
+    def of(cls, request: Request) -> Registry:
+        """Return the registry of ``request``, creating it on first use."""
+        state = request.state
+        found = state.get(REGISTRY_STATE_KEY)
+        if found is None:
+            found = state.setdefault(REGISTRY_STATE_KEY, cls(request))
+        if not isinstance(found, Registry):
+            raise ConfigurationError(
+                f"request.state[{REGISTRY_STATE_KEY!r}] holds a {type(found).__name__}, "
+                "not a Registry"
+            )
+        return found
+
+    def get(self, store: Store, name: str) -> Session:
+        """Return session ``name`` from ``store``, calling ``store.new`` only once."""
+        check_cookie_name(name)
+        key = (id(store), name)
+        with self._lock:
+            hit = self._sessions.get(key)
+            if hit is not None:
+                return hit[1]
+            session = store.new(self._request, name)
+            session.bind(store)
+            self._sessions[key] = (store, session)
+            return session
+
+    def sessions(self) -> list[Session]:
+        """The sessions loaded so far, in the order they were first requested."""
+        with self._lock:
+            return [session for _, session in self._sessions.values()]
+
+    def save_all(self, response: ResponseWriter) -> None:
+        """Save every cached session; report all failures together at the end.
+
+        One failing session does not stop the others from being saved. If
+        any failed, :class:`SaveAllError` names each one with its error.
+        """
+        with self._lock:
+            entries = list(self._sessions.values())
+        failures: list[tuple[str, BaseException]] = []
+        for store, session in entries:
+            try:
+                store.save(self._request, response, session)
+            except Exception as exc:  # collected, re-raised below as one SaveAllError
+                failures.append((session.name, exc))
+        if failures:
+            raise SaveAllError(failures)
+
+
+def save_all(request: Request, response: ResponseWriter) -> None:
+    """Save every session ``store.get`` gave out on ``request`` (gorilla's ``sessions.Save``)."""
+    Registry.of(request).save_all(response)

@@ -1,0 +1,137 @@
+"""The session: values, options and where they came from."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from spec._tokens import is_token
+from spec.errors import DecodeError, MissingStoreError
+from spec.options import Options
+
+if TYPE_CHECKING:
+    from spec.protocols import Request, ResponseWriter, Store
+
+__all__ = ["FLASH_KEY", "Session", "SessionKey"]
+
+#: The key flashes are kept under when none is given (gorilla's ``_flash``).
+FLASH_KEY = "_flash"
+
+#: Session values are keyed by strings or integers (gorilla's ``values[42] = 43``).
+SessionKey = str | int
+
+
+class Session(BaseModel):
+    """One named session of one request.
+
+    ``values`` is a plain dict the application reads and writes. ``options``
+    belongs to this session alone: it starts as a copy of the store's
+    defaults, and because :class:`Options` is frozen, changing it means
+    assigning new options (``session.options = session.options.replace(max_age=0)``),
+    which can never alter the store or another session.
+
+    ``id`` is empty where the data lives in the cookie and is set only by
+    stores. ``is_new`` says whether the session was created (``True``) or
+    loaded (``False``) and does not change on save. ``load_error`` keeps the
+    typed reason an incoming cookie was rejected; the session is then fresh.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_assignment=True,
+        arbitrary_types_allowed=True,
+        strict=True,
+    )
+
+    name: str
+    id: str = ""
+    values: dict[SessionKey, object] = Field(default_factory=dict)
+    options: Options = Field(default_factory=Options)
+    is_new: bool = True
+    load_error: DecodeError | None = None
+
+    _store: Store | None = PrivateAttr(default=None)
+    _regenerate: bool = PrivateAttr(default=False)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not is_token(value):
+            raise ValueError(f"sessions: invalid character in cookie name: {value}")
+        return value
+
+    # -- store binding -----------------------------------------------------
+
+    @property
+    def store(self) -> Store | None:
+        """The store that produced this session, or ``None``."""
+        return self._store
+
+    def bind(self, store: Store) -> None:
+        """Record the store this session belongs to (called by stores and the registry)."""
+        self._store = store
+
+    def save(self, request: Request, response: ResponseWriter) -> None:
+        """Save through the store that produced this session (gorilla's ``session.Save``)."""
+        if self._store is None:
+            raise MissingStoreError(self.name)
+        self._store.save(request, response, self)
+
+    # -- flashes -----------------------------------------------------------
+
+    def add_flash(self, value: object, key: str = FLASH_KEY) -> None:
+        """Append ``value`` to the flash list under ``key``, creating the list.
+
+        The flash is stored only when the session is saved afterwards.
+        """
+        current = self.values.get(key)
+        if current is None:
+            self.values[key] = [value]
+        elif isinstance(current, list):
+            current.append(value)
+        else:
+            raise TypeError(_not_a_flash_list(key, current))
+
+    def flashes(self, key: str = FLASH_KEY) -> list[object]:
+        """Remove and return the flash list under ``key`` (``[]`` if there is none).
+
+        The removal is stored only when the session is saved afterwards, so
+        a request that reads flashes but fails before saving shows them again.
+        """
+        current = self.values.get(key)
+        if current is None:
+            self.values.pop(key, None)
+            return []
+        if not isinstance(current, list):
+            raise TypeError(_not_a_flash_list(key, current))
+        del self.values[key]
+        return current
+
+    # -- identifier --------------------------------------------------------
+
+    def regenerate_id(self) -> None:
+        """Ask the store for a new ID at the next save and delete the old record.
+
+        Call it whenever privileges change (log in, log out): an attacker who
+        planted or learned the old ID before login must not share the
+        logged-in session (session fixation). Client-side stores, which have
+        no ID, ignore it: every save re-signs the whole cookie anyway.
+        """
+        self._regenerate = True
+
+    @property
+    def regenerate_requested(self) -> bool:
+        """Whether :meth:`regenerate_id` was called since the last save."""
+        return self._regenerate
+
+    def clear_regenerate_request(self) -> None:
+        """Mark the requested ID change as done (called by stores after saving)."""
+        self._regenerate = False
+
+
+def _not_a_flash_list(key: str, value: object) -> str:
+    return (
+        f"session value {key!r} is a {type(value).__name__}, not a flash list; "
+        "flashes must be added with add_flash()"
+    )
