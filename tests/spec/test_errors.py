@@ -1,0 +1,76 @@
+"""Error types and their messages (docs/spec.md S-7)."""
+
+from __future__ import annotations
+
+import pytest
+
+from spec import errors as e
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (e.HashKeyNotSetError(), "securecookie: hash key is not set"),
+        (e.BlockKeyError(5), "securecookie: error - caused by: crypto/aes: invalid key size 5"),
+        (e.NoCodecsError(), "securecookie: no codecs provided"),
+        (e.InvalidCookieNameError("a b"), "sessions: invalid character in cookie name: a b"),
+        (e.MissingStoreError("s"), 'sessions: missing store for session "s"'),
+        (e.CookieTooLongError(5000, 4096), "securecookie: the value is too long: 5000"),
+        (e.Base64DecodeError(7),
+         "securecookie: base64 decode failed - caused by: illegal base64 data at input byte 7"),
+        (e.MacInvalidError(), "securecookie: the value is not valid"),
+        (e.InvalidTimestampError(), "securecookie: invalid timestamp"),
+        (e.TimestampTooNewError(2, 1), "securecookie: timestamp is too new"),
+        (e.ExpiredTimestampError(1, 2), "securecookie: expired timestamp"),
+        (e.DecryptionError(), "securecookie: the value could not be decrypted"),
+        (e.DeserializeError("json: bad"),
+         "securecookie: error - caused by: securecookie: error - caused by: json: bad"),
+        (e.SerializeError("json: unsupported type: set"),
+         "securecookie: error - caused by: securecookie: error - caused by: "
+         "json: unsupported type: set"),
+    ],
+)
+def test_messages_keep_gorilla_wording(error: Exception, message: str) -> None:
+    """S-7.1: message texts are gorilla's (securecookie 1.1.2, sessions 1.4.0)."""
+    assert str(error) == message
+
+
+def test_value_too_long_names_size_and_limit() -> None:
+    """S-7.1: the encode-side error keeps Go's text and adds the limit."""
+    err = e.ValueTooLongError(5000, 4096)
+    assert (err.length, err.limit) == (5000, 4096)
+    assert err.args[0] == "securecookie: the value is too long: 5000"
+    assert str(err) == "securecookie: the value is too long: 5000 (limit 4096)"
+
+
+def test_groups_can_be_caught_separately() -> None:
+    """S-7.2: configuration, encode, decode and store errors are distinct families."""
+    families = [e.ConfigurationError, e.EncodeError, e.DecodeError, e.StoreError]
+    members = {
+        e.ConfigurationError: [e.HashKeyNotSetError(), e.BlockKeyError(1), e.NoCodecsError(),
+                               e.InvalidCookieNameError("x"), e.MissingStoreError("x")],
+        e.EncodeError: [e.ValueTooLongError(1, 0), e.SerializeError("x")],
+        e.DecodeError: [e.MacInvalidError(), e.Base64DecodeError(0), e.ExpiredTimestampError(0, 0),
+                        e.DecryptionError(), e.DeserializeError("x"), e.CookieTooLongError(1, 0),
+                        e.SessionNotFoundError("s"), e.InvalidSessionIDError(),
+                        e.MultiDecodeError([e.MacInvalidError()])],
+        e.StoreError: [e.StoreError("x")],
+    }
+    for family, instances in members.items():
+        for inst in instances:
+            assert isinstance(inst, e.SessionError)
+            assert [f for f in families if isinstance(inst, f)] == [family]
+    assert not isinstance(e.SessionInterruptedError("s"), e.StoreError | e.DecodeError)
+
+
+@pytest.mark.parametrize(
+    ("count", "suffix"), [(1, ""), (2, " (and 1 other error)"), (3, " (and 2 other errors)")]
+)
+def test_multi_decode_error_renders_like_gorilla(count: int, suffix: str) -> None:
+    """S-7.3: the first message plus a count of the others."""
+    errs: list[e.DecodeError] = [e.MacInvalidError()]
+    errs += [e.ExpiredTimestampError(0, 1)] * (count - 1)
+    multi = e.MultiDecodeError(errs)
+    assert str(multi) == "securecookie: the value is not valid" + suffix
+    assert multi.errors == tuple(errs)
+    assert str(e.MultiDecodeError([])) == "(0 errors)"

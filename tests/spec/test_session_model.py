@@ -1,0 +1,116 @@
+"""The Session model: values, flashes, options ownership, binding (docs/spec.md S-4)."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from spec import Options, Session
+from spec.errors import MissingStoreError
+from spec.http import RecordingResponse, SimpleRequest
+
+
+def test_new_session_shape() -> None:
+    """S-4.1: empty values, default options, no ID, new, no load error."""
+    s = Session(name="app")
+    assert (s.name, s.id, s.values, s.is_new, s.load_error) == ("app", "", {}, True, None)
+    assert s.options == Options()
+
+
+def test_values_take_str_and_int_keys() -> None:
+    """S-4.2: gorilla's values['foo'] = 'bar' and values[42] = 43 both work."""
+    s = Session(name="app")
+    s.values["foo"] = "bar"
+    s.values[42] = 43
+    assert s.values == {"foo": "bar", 42: 43}
+
+
+def test_name_must_be_a_token() -> None:
+    """S-4.1: a session name is a cookie name."""
+    with pytest.raises(pydantic.ValidationError, match="invalid character in cookie name"):
+        Session(name="a b")
+
+
+def test_options_belong_to_one_session() -> None:
+    """S-4.3: replacing one session's options never changes another's."""
+    shared = Options()
+    a = Session(name="a", options=shared)
+    b = Session(name="b", options=shared)
+    a.options = a.options.replace(max_age=0)
+    assert a.options.max_age == 0
+    assert b.options.max_age == shared.max_age == 2592000
+
+
+def test_options_assignment_is_validated() -> None:
+    """S-4.3: assigning invalid options fails at once and keeps the old ones."""
+    s = Session(name="a")
+    with pytest.raises(pydantic.ValidationError):
+        s.options = "lax"  # type: ignore[assignment]
+    with pytest.raises(pydantic.ValidationError, match="path must start"):
+        s.options = {"path": "nope"}  # type: ignore[assignment]
+    assert s.options == Options()
+
+
+def test_flashes_append_then_are_consumed_once() -> None:
+    """S-4.4: add_flash appends; flashes() removes and returns; absent gives []."""
+    s = Session(name="a")
+    assert s.flashes() == []
+    s.add_flash("one")
+    s.add_flash({"n": 2})
+    s.add_flash("other", key="errors")
+    assert s.values["_flash"] == ["one", {"n": 2}]
+    assert s.flashes() == ["one", {"n": 2}]
+    assert s.flashes() == []
+    assert "_flash" not in s.values
+    assert s.flashes("errors") == ["other"]
+
+
+def test_flash_key_holding_a_scalar_is_a_clear_type_error() -> None:
+    """S-4.4: gorilla panics (#49); we raise TypeError and leave the value alone."""
+    s = Session(name="a")
+    s.values["_flash"] = "oops"
+    with pytest.raises(TypeError, match="'_flash' is a str, not a flash list"):
+        s.add_flash("x")
+    with pytest.raises(TypeError, match="not a flash list"):
+        s.flashes()
+    assert s.values["_flash"] == "oops"
+
+
+def test_regenerate_id_is_a_request_until_a_store_honours_it() -> None:
+    """S-4.5: regenerate_id marks the session; the store clears the mark after saving."""
+    s = Session(name="a")
+    assert not s.regenerate_requested
+    s.regenerate_id()
+    assert s.regenerate_requested
+    s.clear_regenerate_request()
+    assert not s.regenerate_requested
+
+
+def test_save_without_a_store_raises() -> None:
+    """S-4.6: a session no store produced cannot be saved."""
+    s = Session(name="orphan")
+    with pytest.raises(MissingStoreError, match='missing store for session "orphan"'):
+        s.save(SimpleRequest(), RecordingResponse())
+
+
+def test_save_delegates_to_the_bound_store() -> None:
+    """S-4.6: session.save(r, w) is store.save(r, w, session)."""
+    calls: list[tuple[object, object, Session]] = []
+
+    class Recorder:
+        def get(self, request: object, name: str) -> Session:
+            raise NotImplementedError
+
+        def new(self, request: object, name: str) -> Session:
+            raise NotImplementedError
+
+        def save(self, request: object, response: object, session: Session) -> None:
+            calls.append((request, response, session))
+
+    s = Session(name="a")
+    store = Recorder()
+    s.bind(store)  # type: ignore[arg-type]
+    req, resp = SimpleRequest(), RecordingResponse()
+    s.save(req, resp)
+    assert calls == [(req, resp, s)]
+    assert s.store is store
