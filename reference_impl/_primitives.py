@@ -1,0 +1,283 @@
+"""Go's byte-level conventions for the codec: base64, HMAC-SHA256, AES-CTR, number texts.
+
+Private to ``reference_impl``. Each helper is the fast way to do one job (see
+``performance-notes.md``) and is checked in the tests against the slow,
+obvious way or against Go 1.19 itself: ``cryptography``'s own CTR mode,
+:func:`hmac.digest`, Go's base64 error offsets, Go's float64 JSON text.
+"""
+
+from __future__ import annotations
+
+import binascii
+import functools
+import hashlib
+import hmac
+import math
+import threading
+from decimal import Decimal
+
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
+
+from spec.errors import Base64DecodeError
+
+__all__ = [
+    "IV_SIZE",
+    "AesCtr",
+    "HmacSha256",
+    "b64url_decode",
+    "b64url_encode",
+    "go_float",
+    "int_text",
+    "macs_equal",
+    "parse_int64",
+]
+
+#: AES block size, and so the IV length gorilla prepends to the ciphertext.
+IV_SIZE = 16
+
+_TO_URL = bytes.maketrans(b"+/", b"-_")
+# '-' and '_' become the standard alphabet that binascii reads. A literal '+'
+# or '/' is not URL-safe base64, so it becomes '!', which binascii rejects.
+_FROM_URL = bytes.maketrans(b"-_+/", b"+/!!")
+_URL_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_NEWLINES = frozenset(b"\r\n")
+_PAD = ord("=")
+
+
+def b64url_encode(data: bytes) -> bytes:
+    """Padded URL-safe base64 (RFC 4648 §5), as gorilla writes at both levels."""
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URL)
+
+
+def b64url_decode(data: bytes) -> bytes:
+    """Decode padded URL-safe base64 exactly as strictly as Go's ``URLEncoding``.
+
+    Python's ``base64.urlsafe_b64decode`` silently drops characters outside the
+    alphabet, so two different cookie texts would decode to the same bytes and
+    junk could ride along unnoticed. Here anything Go rejects is rejected, with
+    Go's own byte offset (``illegal base64 data at input byte N``); CR and LF
+    are skipped, as Go skips them.
+
+    Raises:
+        Base64DecodeError: ``data`` is not valid padded URL-safe base64.
+    """
+    if not len(data) & 3 and not data.endswith(b"==="):
+        try:  # the fast path: whole 4-character groups, 0-2 trailing '=', nothing else
+            return binascii.a2b_base64(data.translate(_FROM_URL), strict_mode=True)
+        except binascii.Error:
+            pass
+    offset = _go_error_offset(data)
+    if offset is not None:
+        raise Base64DecodeError(offset)
+    # Go accepts it: the only obstacles were CR/LF, which it skips.
+    return binascii.a2b_base64(data.replace(b"\r", b"").replace(b"\n", b"").translate(_FROM_URL))
+
+
+def _go_error_offset(src: bytes) -> int | None:
+    """Where Go's ``decodeQuantum`` reports an error in ``src``, or ``None`` if it decodes.
+
+    A line-for-line port of Go 1.19 ``encoding/base64`` for a padded encoding,
+    run only once the fast path has failed. Its quirks are Go's: a missing
+    pad is reported at the start of the unfinished group, and a wrong second
+    pad one byte before the offending character.
+    """
+    size = len(src)
+    si = 0
+    while si < size:
+        j = 0
+        while j < 4:
+            if si == size:
+                return None if j == 0 else si - j
+            char = src[si]
+            si += 1
+            if char in _URL_ALPHABET:
+                j += 1
+                continue
+            if char in _NEWLINES:
+                continue
+            if char != _PAD or j < 2:
+                return si - 1
+            if j == 2:  # "==" expected; the first '=' is consumed
+                while si < size and src[si] in _NEWLINES:
+                    si += 1
+                if si == size:
+                    return size
+                if src[si] != _PAD:
+                    return si - 1
+                si += 1
+            while si < size and src[si] in _NEWLINES:
+                si += 1
+            return si if si < size else None
+    return None
+
+
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))
+_SHA256_BLOCK = 64
+
+
+class HmacSha256:
+    """HMAC-SHA256 (RFC 2104) with the keyed inner and outer hash states built once.
+
+    ``hmac.new(key).copy()`` per message does the same work behind a Python
+    wrapper that costs more than the hashing; this is the construction of the
+    stdlib's own pure-Python ``hmac`` fallback, keeping just the two
+    ``hashlib`` states and copying them per message. :meth:`prefixed` also
+    absorbs a fixed message prefix (``name "|"``) once. The tests compare it
+    with :func:`hmac.digest` for keys of every length around the block size.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > _SHA256_BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(key.translate(_IPAD))
+        self._outer = hashlib.sha256(key.translate(_OPAD))
+
+    def prefixed(self, prefix: bytes) -> HmacSha256:
+        """A MAC of ``prefix + message`` for each later ``message``."""
+        other = HmacSha256.__new__(HmacSha256)
+        other._inner = self._inner.copy()
+        other._inner.update(prefix)
+        other._outer = self._outer
+        return other
+
+    def digest(self, message: bytes) -> bytes:
+        """The 32-byte MAC of ``message`` (after the prefix, if any)."""
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+def macs_equal(expected: bytes, received: bytes) -> bool:
+    """Compare two MACs in constant time. The only place a MAC is ever compared.
+
+    ``==`` stops at the first differing byte, so its timing tells an attacker
+    how many leading bytes of a forged MAC are right; they could then guess it
+    one byte at a time. :func:`hmac.compare_digest` takes the same time
+    whatever the contents.
+    """
+    return hmac.compare_digest(expected, received)
+
+
+class AesCtr:
+    """AES in CTR mode with the whole 16-byte IV as the initial counter (Go's ``cipher.NewCTR``).
+
+    CTR encrypts the counter blocks ``iv, iv+1, ...`` with AES and XORs the
+    result with the data; encrypting and decrypting are the same operation.
+    Building a ``Cipher(AES, CTR(iv))`` per message costs more than the rest
+    of the cookie, so the counter blocks are produced here and encrypted by one
+    reusable AES-ECB context per thread (a context must not be shared between
+    threads: ``cryptography`` releases the GIL inside ``update``). ECB never
+    touches the data itself. The tests compare this byte for byte with
+    ``modes.CTR``.
+    """
+
+    __slots__ = ("_algorithm", "_local")
+
+    def __init__(self, key: bytes) -> None:
+        self._algorithm = algorithms.AES(key)
+        self._local = threading.local()
+
+    def _ecb(self) -> CipherContext:
+        context: CipherContext | None = getattr(self._local, "ecb", None)
+        if context is None:
+            # ECB only encrypts counter blocks here, never plaintext.
+            context = Cipher(self._algorithm, modes.ECB()).encryptor()  # noqa: S305
+            self._local.ecb = context
+        return context
+
+    def apply(self, iv: bytes, data: bytes) -> bytes:
+        """Encrypt or decrypt ``data`` under counter block ``iv`` (16 bytes)."""
+        size = len(data)
+        if not size:
+            return b""
+        blocks = (size + IV_SIZE - 1) // IV_SIZE
+        if iv[:8] != b"\xff" * 8:
+            # Counters iv+0 .. iv+blocks-1 in one big-int addition: no block
+            # can overflow 128 bits, so no carry crosses into its neighbour.
+            base = int.from_bytes(iv * blocks, "big")
+            counters = (base + _counter_steps(blocks)).to_bytes(blocks * IV_SIZE, "big")
+        else:  # within 2**64 of wrapping around: do it block by block
+            start = int.from_bytes(iv, "big")
+            counters = b"".join(
+                ((start + i) % (1 << 128)).to_bytes(IV_SIZE, "big") for i in range(blocks)
+            )
+        stream = self._ecb().update(counters)
+        mixed = int.from_bytes(data, "big") ^ int.from_bytes(stream[:size], "big")
+        return mixed.to_bytes(size, "big")
+
+
+def _counter_steps(blocks: int) -> int:
+    """``0, 1, ..., blocks-1`` as consecutive 16-byte big-endian numbers, read as one int."""
+    if blocks <= 256:  # cookies up to a few KiB: cache them
+        return _cached_steps(blocks)
+    return int.from_bytes(b"".join(i.to_bytes(IV_SIZE, "big") for i in range(blocks)), "big")
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_steps(blocks: int) -> int:
+    return int.from_bytes(b"".join(i.to_bytes(IV_SIZE, "big") for i in range(blocks)), "big")
+
+
+# --------------------------------------------------------------------------
+# Numbers as Go writes and reads them
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_INT = int.__repr__
+
+
+def parse_int64(text: bytes) -> int | None:
+    """``text`` as Go's ``strconv.ParseInt(s, 10, 64)`` reads it, or ``None`` if Go refuses it.
+
+    An optional sign, ASCII digits only (no spaces, underscores or other
+    scripts' digits, which Python's ``int()`` would take), within int64.
+    """
+    digits = text[1:] if text[:1] in (b"+", b"-") else text
+    significant = digits.lstrip(b"0")
+    if not digits.isdigit() or len(significant) > 19:
+        return None
+    number = int(significant or b"0")
+    if text[:1] == b"-":
+        number = -number
+    return number if _INT64_MIN <= number <= _INT64_MAX else None
+
+
+def go_float(number: float) -> str:
+    """A finite float as Go's encoding/json writes a float64.
+
+    Shortest round-trip digits (as Python's ``repr``), positional from 1e-6 up
+    to 1e21, exponent form outside that with Go's ``e-7`` (not ``e-07``).
+
+    Raises:
+        ValueError: ``number`` is NaN or infinite (Go's encoder refuses them).
+    """
+    if not math.isfinite(number):
+        raise ValueError(f"json: unsupported value: {number}")
+    text = repr(number)
+    size = abs(number)
+    if size < 1e21 and (size >= 1e-6 or not size):
+        if "e" in text:
+            text = format(Decimal(text), "f")
+        return text[:-2] if text.endswith(".0") else text
+    mantissa, exponent = text.split("e")
+    if exponent.startswith("-0"):
+        exponent = "-" + exponent[2:]
+    return f"{mantissa}e{exponent}"
+
+
+def int_text(number: int) -> str:
+    """Decimal text of any int, also beyond ``sys.get_int_max_str_digits()``."""
+    try:
+        return _INT(number)
+    except ValueError:  # past the limit: convert in slices of 1000 digits
+        sign, number = ("-", -number) if number < 0 else ("", number)
+        chunks: list[int] = []
+        while number:
+            number, chunk = divmod(number, 10**1000)
+            chunks.append(chunk)
+        return sign + _INT(chunks.pop()) + "".join(f"{c:01000d}" for c in reversed(chunks))
