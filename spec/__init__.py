@@ -6,6 +6,7 @@ Nothing here does I/O or cryptography; implementations live in
 
 from __future__ import annotations
 
+from spec.clock import ManualClock as ManualClock
 from spec.cookie import Cookie as Cookie
 from spec.cookie import cookie_values as cookie_values
 from spec.cookie import parse_cookie_header as parse_cookie_header
@@ -31,6 +32,7 @@ __all__ = [
     "Clock",
     "Codec",
     "Cookie",
+    "ManualClock",
     "Options",
     "Registry",
     "Request",
