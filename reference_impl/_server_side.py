@@ -1,0 +1,183 @@
+"""The layout every server-side store shares: a signed ID in the cookie, data elsewhere.
+
+A backend implements four primitives on encoded records (:class:`RecordBackend`);
+this module turns them into a :class:`~spec.Store` with the guarantees of
+``docs/spec.md`` S-10: IDs are random and validated before any I/O, create
+never overwrites, a save never resurrects a deleted session, an ID from a
+cookie is never reused for a fresh session.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+from reference_impl._base import CodecStoreBase, log_rejection, most_specific, values_of
+from reference_impl.securecookie import encode_multi
+from spec import Clock, Cookie, Options, Request, ResponseWriter, Session
+from spec.errors import (
+    DecodeError,
+    ExpiredTimestampError,
+    InvalidSessionIDError,
+    SessionInterruptedError,
+    SessionNotFoundError,
+    StoreError,
+)
+from spec.protocols import Serializer
+
+__all__ = ["ID_PATTERN", "RecordBackend", "ServerSideStore", "new_session_id"]
+
+#: 32 random bytes in unpadded base32: gorilla's FilesystemStore ID shape.
+ID_PATTERN = re.compile(r"[A-Z2-7]{52}")
+_CREATE_ATTEMPTS = 4
+
+
+def new_session_id() -> str:
+    """Return a fresh 256-bit random ID (52 base32 characters, gorilla's format)."""
+    return base64.b32encode(os.urandom(32)).decode("ascii").rstrip("=")
+
+
+def check_session_id(session_id: str) -> None:
+    """Raise :class:`InvalidSessionIDError` unless ``session_id`` has the issued shape.
+
+    This runs before any file name, key or query is built from an ID, so a
+    forged ID such as ``../../etc/passwd`` never reaches the backend.
+    """
+    if ID_PATTERN.fullmatch(session_id) is None:
+        raise InvalidSessionIDError()
+
+
+class RecordBackend(Protocol):
+    """The four storage primitives a server-side store needs.
+
+    Records are the securecookie text of the session values, plus an
+    optional absolute expiry (Unix seconds) for backends that can keep one.
+    Every method raises :class:`~spec.errors.StoreError` when the backend
+    itself fails.
+    """
+
+    def read(self, session_id: str) -> tuple[str, float | None] | None:
+        """Return ``(data, expires_at)`` for ``session_id``, or ``None`` if absent."""
+        ...
+
+    def create(self, session_id: str, data: str, expires_at: float | None) -> bool:
+        """Store a new record; return ``False`` (writing nothing) if the ID exists."""
+        ...
+
+    def update(self, session_id: str, data: str, expires_at: float | None) -> bool:
+        """Replace an existing record; return ``False`` (writing nothing) if it is gone."""
+        ...
+
+    def delete(self, session_id: str) -> None:
+        """Remove the record if present."""
+        ...
+
+
+class ServerSideStore(CodecStoreBase):
+    """A store whose cookie holds only the signed session ID."""
+
+    def __init__(
+        self,
+        backend: RecordBackend,
+        key_pairs: Sequence[bytes],
+        options: Options | None,
+        serializer: Serializer | None,
+        clock: Clock | None,
+    ) -> None:
+        super().__init__(key_pairs, options, serializer, clock)
+        self.backend = backend
+
+    def new(self, request: Request, name: str) -> Session:
+        """Load the session whose signed ID the request carries, or start a fresh one.
+
+        A fresh session never takes over an ID from a cookie (unknown,
+        deleted or expired): a new one is drawn when it is first saved, so
+        an ID planted in a victim's browser is worthless (session fixation).
+        Backend failures raise :class:`StoreError`; they are not a "no session".
+        """
+        session = self._new_session(name)
+        first_error: DecodeError | None = None
+        for raw in request.cookie_values(name):
+            try:
+                session_id, values = self._load(name, raw)
+            except DecodeError as exc:
+                error = most_specific(exc)
+                log_rejection(self, name, error)
+                first_error = first_error or error
+                continue
+            session.values = values
+            session.id = session_id
+            session.is_new = False
+            return session
+        session.load_error = first_error
+        return session
+
+    def _load(self, name: str, raw: str) -> tuple[str, dict[str | int, object]]:
+        session_id = self._decode(name, raw)
+        if not isinstance(session_id, str):
+            raise InvalidSessionIDError()
+        check_session_id(session_id)
+        record = self.backend.read(session_id)
+        if record is None:
+            raise SessionNotFoundError(name)
+        data, expires_at = record
+        now = self.clock()
+        if expires_at is not None and now > expires_at:
+            raise ExpiredTimestampError(int(expires_at), int(now))
+        return session_id, values_of(self._decode(name, data))
+
+    def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
+        """Create, update or delete the record, then write the ID cookie.
+
+        ``options.max_age < 0`` deletes the record and the cookie. A loaded
+        session whose record disappeared meanwhile (logout in another tab)
+        raises :class:`SessionInterruptedError` and writes nothing, instead
+        of bringing the session back. After :meth:`Session.regenerate_id`
+        the values move to a new ID and the old record is deleted.
+        """
+        now = self.clock()
+        name = session.name
+        if session.id:
+            check_session_id(session.id)
+        if session.options.max_age < 0:
+            had_cookie = bool(session.id) or bool(request.cookie_values(name))
+            if session.id:
+                self.backend.delete(session.id)
+                session.id = ""
+            session.clear_regenerate_request()
+            if had_cookie:
+                response.set_cookie(Cookie.for_session(name, "", session.options, now))
+            return
+        data = encode_multi(name, session.values, self.codecs)
+        expires_at = self._expires_at(session, now)
+        old_id = session.id if session.regenerate_requested else ""
+        if session.id and not old_id:
+            if not self.backend.update(session.id, data, expires_at):
+                raise SessionInterruptedError(name)
+            session_id = session.id
+        else:
+            session_id = self._create(data, expires_at)
+        cookie_value = encode_multi(name, session_id, self.codecs)
+        if old_id:
+            self.backend.delete(old_id)
+        session.id = session_id
+        session.clear_regenerate_request()
+        response.set_cookie(Cookie.for_session(name, cookie_value, session.options, now))
+
+    def _create(self, data: str, expires_at: float | None) -> str:
+        for _ in range(_CREATE_ATTEMPTS):
+            session_id = new_session_id()
+            if self.backend.create(session_id, data, expires_at):
+                return session_id
+        raise StoreError(f"could not create a unique session ID in {_CREATE_ATTEMPTS} attempts")
+
+    def _expires_at(self, session: Session, now: float) -> float | None:
+        """The server-side deadline: the session's own max_age, capped by the store's."""
+        store_limit = self.codecs[0].max_age
+        lifetime = session.options.max_age if session.options.max_age > 0 else store_limit
+        if store_limit:
+            lifetime = min(lifetime, store_limit)
+        return now + lifetime if lifetime else None

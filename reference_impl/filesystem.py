@@ -1,0 +1,235 @@
+"""FilesystemStore: the cookie holds a signed ID, a file holds the session values."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from reference_impl._base import ConformanceFactory
+from reference_impl._server_side import ID_PATTERN, ServerSideStore
+from spec import Clock, Options, Store
+from spec.errors import ConfigurationError, StoreError
+from spec.protocols import Serializer
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - non-POSIX platforms
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["FilesystemStore", "conformance_factory"]
+
+_PREFIX = "session_"
+_LOCK_NAME = ".sessionspec.lock"
+_TEMP_SUFFIX = ".tmp"
+#: Temporary files older than this were left by a writer that died; purge removes them.
+_STALE_TEMP_SECONDS = 3600
+
+
+class _FileBackend:
+    """Session files in one directory, written atomically.
+
+    Every write goes to a private temporary file in the same directory,
+    is flushed with ``fsync`` and then renamed into place, so a reader (in
+    any process) sees the old file or the new one, never half of one, even
+    if the writer is killed mid-save. Create uses ``link``, which fails if
+    the name exists, so it never overwrites; update and delete hold an
+    exclusive ``flock`` on a lock file in the directory, so a delete in one
+    process and an update in another cannot interleave into a resurrection.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path_for(self, session_id: str) -> Path:
+        return self.directory / (_PREFIX + session_id)
+
+    def read(self, session_id: str) -> tuple[str, float | None] | None:
+        try:
+            data = self.path_for(session_id).read_text(encoding="ascii")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreError(f"cannot read session file: {exc}") from exc
+        return data, None
+
+    def create(self, session_id: str, data: str, expires_at: float | None) -> bool:
+        temp = self._write_temp(session_id, data)
+        try:
+            os.link(temp, self.path_for(session_id))
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise StoreError(f"cannot create session file: {exc}") from exc
+        finally:
+            _unlink_quietly(temp)
+        return True
+
+    def update(self, session_id: str, data: str, expires_at: float | None) -> bool:
+        temp = self._write_temp(session_id, data)
+        try:
+            with self._locked():
+                if not self.path_for(session_id).exists():
+                    return False
+                os.replace(temp, self.path_for(session_id))
+                return True
+        except OSError as exc:
+            raise StoreError(f"cannot replace session file: {exc}") from exc
+        finally:
+            _unlink_quietly(temp)
+
+    def delete(self, session_id: str) -> None:
+        try:
+            with self._locked():
+                self.path_for(session_id).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot delete session file: {exc}") from exc
+
+    def _write_temp(self, session_id: str, data: str) -> Path:
+        try:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{_PREFIX}{session_id}.", suffix=_TEMP_SUFFIX, dir=self.directory
+            )
+        except OSError as exc:
+            raise StoreError(f"cannot write session file: {exc}") from exc
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, data.encode("ascii"))
+            os.fsync(fd)
+        except OSError as exc:
+            _unlink_quietly(Path(name))
+            raise StoreError(f"cannot write session file: {exc}") from exc
+        finally:
+            os.close(fd)
+        return Path(name)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        fd = os.open(self.directory / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+class FilesystemStore(ServerSideStore):
+    """Sessions in files (gorilla's ``NewFilesystemStore``), safe across processes.
+
+    The cookie holds the signed session ID; the file ``session_<ID>`` holds
+    the same securecookie text a CookieStore would put in the cookie, so
+    files are signed (and encrypted with a block key) and their age is
+    decided by their own timestamp. The format is gorilla's: Go services
+    sharing the directory (with the gob serializer) read and write the same
+    files.
+
+    Fixed gorilla bugs: ``max_age == 0`` is a browser-session cookie and
+    keeps the file (only ``max_age < 0`` deletes); writes are atomic and
+    cross-process safe; IDs are validated before any path is built;
+    :meth:`purge_expired` removes old files. The server-side lifetime is the
+    store's max age (the file format has no room for a per-session one).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *key_pairs: bytes,
+        options: Options | None = None,
+        serializer: Serializer | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        directory = Path(path) if path is not None else Path(tempfile.gettempdir())
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot use session directory {directory}: {exc}") from exc
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise ConfigurationError(f"session directory {directory} is not writable")
+        self._files = _FileBackend(directory)
+        super().__init__(self._files, key_pairs, options, serializer, clock)
+
+    @property
+    def path(self) -> Path:
+        """The directory holding the session files."""
+        return self._files.directory
+
+    def purge_expired(self) -> int:
+        """Delete session files past the store's max age; return how many were deleted.
+
+        The age comes from the timestamp inside each file (read without the
+        MAC, which needs the session name; the worst a wrong timestamp can
+        cause is deleting a file that would be rejected anyway). Files that
+        cannot be parsed are deleted once their modification time is older
+        than the max age. Names that are not session files are left alone,
+        and one unreadable file never stops the sweep.
+        """
+        max_age = self.codecs[0].max_age
+        if max_age <= 0:
+            return 0
+        now = self.clock()
+        removed = 0
+        for entry in os.scandir(self.path):
+            if entry.name.startswith("." + _PREFIX) and entry.name.endswith(_TEMP_SUFFIX):
+                self._purge_stale_temp(entry, time.time())
+                continue
+            if not entry.name.startswith(_PREFIX):
+                continue
+            if ID_PATTERN.fullmatch(entry.name[len(_PREFIX):]) is None:
+                continue
+            try:
+                stamp = _file_timestamp(Path(entry.path))
+                if stamp is None:
+                    stamp = entry.stat().st_mtime
+                if stamp < now - max_age:
+                    Path(entry.path).unlink()
+                    removed += 1
+            except OSError:
+                continue
+        return removed
+
+    @staticmethod
+    def _purge_stale_temp(entry: os.DirEntry[str], now: float) -> None:
+        with contextlib.suppress(OSError):
+            if entry.stat().st_mtime < now - _STALE_TEMP_SECONDS:
+                Path(entry.path).unlink()
+
+
+def _file_timestamp(path: Path) -> float | None:
+    """The securecookie timestamp in a session file, unverified, or ``None``."""
+    raw = path.read_bytes()
+    try:
+        inner = base64.urlsafe_b64decode(raw.strip())
+        return float(int(inner.split(b"|", 1)[0]))
+    except (ValueError, TypeError):
+        return None
+
+
+#: ``python -m conformance reference_impl.filesystem:conformance_factory``
+#: (each store gets a new directory under the system temporary directory).
+conformance_factory = ConformanceFactory(
+    "filesystem",
+    lambda clock, keys: FilesystemStore(
+        tempfile.mkdtemp(prefix="sessionspec-conformance-"), *keys, clock=clock
+    ),
+    {"server_side": True, "regenerate_id": True, "purge_expired": True,
+     "max_value_bytes": 4096},
+    break_backend=lambda store: _replace_directory_with_file(store),
+)
+
+
+def _replace_directory_with_file(store: Store) -> None:
+    """Simulate a dead disk: the session directory becomes a plain file."""
+    assert isinstance(store, FilesystemStore)
+    shutil.rmtree(store.path)
+    store.path.write_text("the session directory is gone")

@@ -1,0 +1,286 @@
+"""FilesystemStore specifics: layout, atomicity, processes, purge (docs/spec.md S-10, S-11)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from reference_impl import _server_side
+from reference_impl.filesystem import FilesystemStore
+from reference_impl.securecookie import SecureCookie
+from spec import ManualClock, Options
+from spec.errors import (
+    ConfigurationError,
+    InvalidSessionIDError,
+    ValueTooLongError,
+)
+from spec.http import RecordingResponse, SimpleRequest
+from tests.stores._support import BLOCK, HASH, Browser
+
+ROOT = Path(__file__).parents[2]
+ID_RE = re.compile(r"[A-Z2-7]{52}")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: ManualClock) -> FilesystemStore:
+    return FilesystemStore(tmp_path, HASH, BLOCK, clock=clock)
+
+
+def session_files(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.name.startswith("session_"))
+
+
+def test_file_layout_mode_and_content(store: FilesystemStore, clock: ManualClock) -> None:
+    """S-11.1: session_<52-char base32 ID>, mode 0600, holding securecookie(name, values)."""
+    browser = Browser()
+    s = browser.visit(store, user="alice")
+    assert ID_RE.fullmatch(s.id)
+    (path,) = session_files(store.path)
+    assert path.name == f"session_{s.id}"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    codec = SecureCookie(HASH, BLOCK, clock=clock)
+    assert codec.decode("app", path.read_text()) == {"user": "alice"}
+    cookie = browser.jar.get("app")
+    assert cookie is not None
+    assert codec.decode("app", cookie.value) == s.id
+
+
+def test_default_directory_is_the_temp_dir() -> None:
+    """S-11.2: no path means the system temporary directory, as in gorilla."""
+    import tempfile
+
+    assert FilesystemStore(None, HASH).path == Path(tempfile.gettempdir())
+
+
+def test_unusable_directory_fails_at_construction(tmp_path: Path) -> None:
+    """S-11.2: configuration errors surface at construction."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigurationError, match="cannot use session directory"):
+        FilesystemStore(blocker / "sub", HASH)
+
+
+def test_browser_session_keeps_the_file(store: FilesystemStore) -> None:
+    """S-11.3: max_age == 0 is a browser-session cookie and the file stays (gorilla deleted it)."""
+    browser = Browser()
+    req, resp = browser.request(), RecordingResponse()
+    s = store.get(req, "app")
+    s.options = s.options.replace(max_age=0)
+    s.values["k"] = 1
+    s.save(req, resp)
+    assert "Max-Age" not in resp.set_cookie_headers()[0]
+    assert len(session_files(store.path)) == 1
+    browser.receive(resp)
+    assert browser.load(store).values == {"k": 1}
+
+
+def test_delete_removes_file_and_cookie(store: FilesystemStore) -> None:
+    """S-11.3: max_age < 0 deletes the file and the cookie."""
+    browser = Browser()
+    browser.visit(store, k=1)
+    req, resp = browser.request(), RecordingResponse()
+    s = store.get(req, "app")
+    s.options = s.options.replace(max_age=-1)
+    s.save(req, resp)
+    assert session_files(store.path) == []
+    assert "Max-Age=0" in resp.set_cookie_headers()[0]
+
+
+def test_forged_path_traversal_id_never_reaches_the_filesystem(
+    store: FilesystemStore, clock: ManualClock
+) -> None:
+    """S-10.3: a signed but malformed ID is rejected before any path is built."""
+    codec = SecureCookie(HASH, BLOCK, clock=clock)
+    for forged in ["../../etc/passwd", "A" * 51, "a" * 52, "A" * 53, ""]:
+        s = store.new(SimpleRequest(f"app={codec.encode('app', forged)}"), "app")
+        assert isinstance(s.load_error, InvalidSessionIDError), forged
+    s = store.new(SimpleRequest(), "app")
+    s.id = "../../x"
+    with pytest.raises(InvalidSessionIDError):
+        store.save(SimpleRequest(), RecordingResponse(), s)
+
+
+def test_create_never_overwrites(store: FilesystemStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """S-10.6: an ID collision draws another ID instead of replacing a stranger's file."""
+    browser = Browser()
+    taken = browser.visit(store, owner="first").id
+    ids = iter([taken, "B" * 52])
+    monkeypatch.setattr(_server_side, "new_session_id", lambda: next(ids))
+    s = Browser().visit(store, owner="second")
+    assert s.id == "B" * 52
+    assert browser.load(store).values == {"owner": "first"}
+
+
+def test_max_length_applies_to_the_file(store: FilesystemStore) -> None:
+    """S-11.4: the 4096 limit covers the file content too (gorilla), nothing is written."""
+    req, resp = SimpleRequest(), RecordingResponse()
+    s = store.get(req, "app")
+    s.values["blob"] = "x" * 4000
+    with pytest.raises(ValueTooLongError):
+        s.save(req, resp)
+    assert list(store.path.iterdir()) == []
+    store.max_length(0)
+    s.save(req, resp)
+    assert len(session_files(store.path)) == 1
+
+
+def test_purge_expired(store: FilesystemStore, clock: ManualClock) -> None:
+    """S-11.6: removes expired and old undecodable files, skips others, counts deletions."""
+    keep, old = Browser(), Browser()
+    old.visit(store, k="old")
+    clock.advance(Options().max_age - 100)
+    keep.visit(store, k="new")
+    (store.path / "README").write_text("not a session")
+    (store.path / "session_notanid").write_text("garbage")
+    junk = store.path / f"session_{'C' * 52}"
+    junk.write_text("garbage")
+    os.utime(junk, (0, 0))
+    young_junk = store.path / f"session_{'D' * 52}"
+    young_junk.write_text("garbage")
+    young_junk.touch()
+    clock.advance(200)
+    assert store.purge_expired() == 2
+    names = {p.name for p in store.path.iterdir()}
+    assert "README" in names and "session_notanid" in names and young_junk.name in names
+    assert keep.load(store).values == {"k": "new"}
+    assert old.load(store).is_new
+    assert store.purge_expired() == 0
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    from spec.http import RecordingResponse, SimpleRequest
+    from reference_impl.filesystem import FilesystemStore
+
+    path, shared_cookie, me, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    store = FilesystemStore(path, b"h" * 32, b"b" * 32)
+    own_cookie = ""
+    for i in range(rounds):
+        req = SimpleRequest(f"shared={shared_cookie}; own={own_cookie}")
+        shared = store.get(req, "shared")
+        own = store.get(req, "own")
+        if shared.load_error is not None or shared.is_new:
+            sys.exit(f"shared session unreadable: {shared.load_error!r}")
+        if i and own.values.get("n") != i - 1:
+            sys.exit(f"own session lost an update: {own.values!r} at {i}")
+        shared.values["last"] = f"{me}:{i}"
+        shared.values["pad"] = me * 200
+        own.values["n"] = i
+        resp = RecordingResponse()
+        shared.save(req, resp)
+        own.save(req, resp)
+        own_cookie = resp.cookies[1].value
+    """
+)
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def test_many_processes_never_tear_or_lose_files(tmp_path: Path) -> None:
+    """S-11.5: 4 processes x 200 saves, same and different sessions: every file whole."""
+    store = FilesystemStore(tmp_path, HASH, BLOCK)
+    browser = Browser()
+    browser.visit(store, "shared", last="start")
+    shared = browser.jar.get("shared")
+    assert shared is not None
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(tmp_path), shared.value, f"p{n}", "200"],
+            env=_env(), stderr=subprocess.PIPE, text=True,
+        )
+        for n in range(4)
+    ]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    files = session_files(tmp_path)
+    assert len(files) == 5  # one shared + one per process
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+    codec = SecureCookie(HASH, BLOCK)
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        values = None
+        for name in ("shared", "own"):
+            try:
+                values = codec.decode(name, path.read_text())
+            except Exception:
+                continue
+        assert isinstance(values, dict), path.name
+        if "n" in values:
+            assert values["n"] == 199
+    last = browser.load(store, "shared").values["last"]
+    assert isinstance(last, str) and last.endswith(":199")
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys
+    from spec.http import RecordingResponse, SimpleRequest
+    from reference_impl.filesystem import FilesystemStore
+
+    store = FilesystemStore(sys.argv[1], b"h" * 32, b"b" * 32)
+    cookie = sys.argv[2]
+    print("ready", flush=True)
+    i = 0
+    while True:
+        req = SimpleRequest(f"app={cookie}")
+        s = store.get(req, "app")
+        s.values["state"] = "AB"[i % 2] * 1500
+        s.save(req, RecordingResponse())
+        i += 1
+    """
+)
+
+
+def test_writer_killed_mid_save_leaves_old_or_new_state(tmp_path: Path) -> None:
+    """S-11.5: SIGKILL during saves: the next load sees a whole state, never an error."""
+    store = FilesystemStore(tmp_path, HASH, BLOCK)
+    browser = Browser()
+    browser.visit(store, state="A" * 1500)
+    cookie = browser.jar.get("app")
+    assert cookie is not None
+    for delay in (0.05, 0.13, 0.21, 0.34, 0.55):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILLED_WRITER, str(tmp_path), cookie.value],
+            env=_env(), stdout=subprocess.PIPE, text=True,
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        s = browser.load(store)
+        assert s.load_error is None, s.load_error
+        assert s.values["state"] in ("A" * 1500, "B" * 1500)
+
+
+def test_file_lifetime_is_the_store_max_age(store: FilesystemStore, clock: ManualClock) -> None:
+    """S-11.7: a shorter per-session max_age shapes the cookie, not the file's lifetime."""
+    browser = Browser()
+    request, response = browser.request(), RecordingResponse()
+    session = store.get(request, "app")
+    session.options = session.options.replace(max_age=60)
+    session.values["k"] = 1
+    session.save(request, response)
+    browser.receive(response)
+    clock.advance(61)
+    assert browser.load(store).values == {"k": 1}
+    clock.advance(Options().max_age)
+    assert browser.load(store).is_new
