@@ -54,20 +54,27 @@ class RecordBackend(Protocol):
     """The four storage primitives a server-side store needs.
 
     Records are the securecookie text of the session values, plus an
-    optional absolute expiry (Unix seconds) for backends that can keep one.
-    Every method raises :class:`~spec.errors.StoreError` when the backend
-    itself fails.
+    optional absolute deadline ``expires_at`` (Unix seconds on the store's
+    clock) for backends that can keep one. ``ttl`` is the same lifetime in
+    seconds from now, for backends whose own expiry (a Redis TTL) only
+    collects garbage: it never decides whether a session is alive, the
+    store's clock does. Every method raises :class:`~spec.errors.StoreError`
+    when the backend itself fails.
     """
 
     def read(self, session_id: str) -> tuple[str, float | None] | None:
         """Return ``(data, expires_at)`` for ``session_id``, or ``None`` if absent."""
         ...
 
-    def create(self, session_id: str, data: str, expires_at: float | None) -> bool:
+    def create(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
         """Store a new record; return ``False`` (writing nothing) if the ID exists."""
         ...
 
-    def update(self, session_id: str, data: str, expires_at: float | None) -> bool:
+    def update(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
         """Replace an existing record; return ``False`` (writing nothing) if it is gone."""
         ...
 
@@ -152,14 +159,15 @@ class ServerSideStore(CodecStoreBase):
                 response.set_cookie(Cookie.for_session(name, "", session.options, now))
             return
         data = encode_multi(name, session.values, self.codecs)
-        expires_at = self._expires_at(session, now)
+        ttl = self._lifetime(session)
+        expires_at = now + ttl if ttl else None
         old_id = session.id if session.regenerate_requested else ""
         if session.id and not old_id:
-            if not self.backend.update(session.id, data, expires_at):
+            if not self.backend.update(session.id, data, expires_at, ttl):
                 raise SessionInterruptedError(name)
             session_id = session.id
         else:
-            session_id = self._create(data, expires_at)
+            session_id = self._create(data, expires_at, ttl)
         cookie_value = encode_multi(name, session_id, self.codecs)
         if old_id:
             self.backend.delete(old_id)
@@ -167,17 +175,17 @@ class ServerSideStore(CodecStoreBase):
         session.clear_regenerate_request()
         response.set_cookie(Cookie.for_session(name, cookie_value, session.options, now))
 
-    def _create(self, data: str, expires_at: float | None) -> str:
+    def _create(self, data: str, expires_at: float | None, ttl: int | None) -> str:
         for _ in range(_CREATE_ATTEMPTS):
             session_id = new_session_id()
-            if self.backend.create(session_id, data, expires_at):
+            if self.backend.create(session_id, data, expires_at, ttl):
                 return session_id
         raise StoreError(f"could not create a unique session ID in {_CREATE_ATTEMPTS} attempts")
 
-    def _expires_at(self, session: Session, now: float) -> float | None:
-        """The server-side deadline: the session's own max_age, capped by the store's."""
+    def _lifetime(self, session: Session) -> int | None:
+        """Seconds the record lives: the session's own max_age, capped by the store's."""
         store_limit = self.codecs[0].max_age
         lifetime = session.options.max_age if session.options.max_age > 0 else store_limit
         if store_limit:
             lifetime = min(lifetime, store_limit)
-        return now + lifetime if lifetime else None
+        return lifetime or None

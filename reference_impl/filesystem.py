@@ -58,7 +58,9 @@ class _FileBackend:
             raise StoreError(f"cannot read session file: {exc}") from exc
         return data, None
 
-    def create(self, session_id: str, data: str, expires_at: float | None) -> bool:
+    def create(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
         temp = self._write_temp(session_id, data)
         try:
             os.link(temp, self.path_for(session_id))
@@ -70,7 +72,9 @@ class _FileBackend:
             _unlink_quietly(temp)
         return True
 
-    def update(self, session_id: str, data: str, expires_at: float | None) -> bool:
+    def update(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
         temp = self._write_temp(session_id, data)
         try:
             with self._locked():

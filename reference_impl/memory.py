@@ -24,14 +24,18 @@ class _MemoryBackend:
         with self._lock:
             return self._records.get(session_id)
 
-    def create(self, session_id: str, data: str, expires_at: float | None) -> bool:
+    def create(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
         with self._lock:
             if session_id in self._records:
                 return False
             self._records[session_id] = (data, expires_at)
             return True
 
-    def update(self, session_id: str, data: str, expires_at: float | None) -> bool:
+    def update(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
         with self._lock:
             if session_id not in self._records:
                 return False

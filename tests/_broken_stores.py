@@ -177,7 +177,9 @@ class LogsTheCookie(BrokenCookie):
 
 
 class _UpsertBackend(_MemoryBackend):
-    def update(self, session_id: str, data: str, expires_at: float | None) -> bool:
+    def update(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
         with self._lock:
             self._records[session_id] = (data, expires_at)
         return True
@@ -225,7 +227,9 @@ class PredictableIDs(BrokenMemory):
 
 
 class _OverwritingBackend(_MemoryBackend):
-    def create(self, session_id: str, data: str, expires_at: float | None) -> bool:
+    def create(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
         with self._lock:
             self._records[session_id] = (data, expires_at)
         return True
@@ -261,7 +265,7 @@ class ReusesCookieID(BrokenMemory):
                     continue
                 if isinstance(decoded, str):
                     session.id = decoded
-                    self.backend.create(decoded, self.codecs[0].encode(name, {}), None)
+                    self.backend.create(decoded, self.codecs[0].encode(name, {}), None, None)
         return session
 
 
