@@ -116,7 +116,33 @@ class CodecStoreBase:
         return Registry.of(request).get(self, name)
 
     def new(self, request: Request, name: str) -> Session:
-        """Load or create session ``name``; each store implements it."""
+        """Load session ``name`` from the first of its cookies that loads, else a fresh one.
+
+        Every cookie with that name is tried in header order (a browser may
+        send several, from different paths or domains). A cookie that does
+        not load never raises: the session is fresh and ``load_error`` says
+        why. Only a backend failure raises (``StoreError``): an outage must
+        not pass for "no session".
+        """
+        session = self._new_session(name)
+        first_error: DecodeError | None = None
+        for raw in request.cookie_values(name):
+            try:
+                session_id, values = self._load(name, raw)
+            except DecodeError as exc:
+                error = most_specific(exc)
+                log_rejection(self, name, error)
+                first_error = first_error or error
+                continue
+            session.values = values
+            session.id = session_id
+            session.is_new = False
+            return session
+        session.load_error = first_error
+        return session
+
+    def _load(self, name: str, raw: str) -> tuple[str, dict[SessionKey, object]]:
+        """Turn one cookie value into ``(session ID, values)``, or raise ``DecodeError``."""
         raise NotImplementedError
 
     def save(self, request: Request, response: ResponseWriter, session: Session) -> None:

@@ -15,11 +15,10 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from reference_impl._base import CodecStoreBase, log_rejection, most_specific, values_of
+from reference_impl._base import CodecStoreBase, values_of
 from reference_impl.securecookie import encode_multi
-from spec import Clock, Cookie, Options, Request, ResponseWriter, Session
+from spec import Clock, Cookie, Options, Request, ResponseWriter, Session, SessionKey
 from spec.errors import (
-    DecodeError,
     ExpiredTimestampError,
     InvalidSessionIDError,
     SessionInterruptedError,
@@ -97,32 +96,13 @@ class ServerSideStore(CodecStoreBase):
         super().__init__(key_pairs, options, serializer, clock)
         self.backend = backend
 
-    def new(self, request: Request, name: str) -> Session:
-        """Load the session whose signed ID the request carries, or start a fresh one.
+    def _load(self, name: str, raw: str) -> tuple[str, dict[SessionKey, object]]:
+        """Verify the signed ID, check its shape, then fetch and verify the record.
 
         A fresh session never takes over an ID from a cookie (unknown,
         deleted or expired): a new one is drawn when it is first saved, so
         an ID planted in a victim's browser is worthless (session fixation).
-        Backend failures raise :class:`StoreError`; they are not a "no session".
         """
-        session = self._new_session(name)
-        first_error: DecodeError | None = None
-        for raw in request.cookie_values(name):
-            try:
-                session_id, values = self._load(name, raw)
-            except DecodeError as exc:
-                error = most_specific(exc)
-                log_rejection(self, name, error)
-                first_error = first_error or error
-                continue
-            session.values = values
-            session.id = session_id
-            session.is_new = False
-            return session
-        session.load_error = first_error
-        return session
-
-    def _load(self, name: str, raw: str) -> tuple[str, dict[str | int, object]]:
         session_id = self._decode(name, raw)
         if not isinstance(session_id, str):
             raise InvalidSessionIDError()

@@ -5,13 +5,11 @@ from __future__ import annotations
 from reference_impl._base import (
     CodecStoreBase,
     ConformanceFactory,
-    log_rejection,
-    most_specific,
     values_of,
 )
 from reference_impl.securecookie import encode_multi
-from spec import Clock, Cookie, Options, Request, ResponseWriter, Session
-from spec.errors import DecodeError, ValueTooLongError
+from spec import Clock, Cookie, Options, Request, ResponseWriter, Session, SessionKey
+from spec.errors import ValueTooLongError
 from spec.protocols import Serializer
 
 __all__ = ["CookieStore", "conformance_factory"]
@@ -41,28 +39,9 @@ class CookieStore(CodecStoreBase):
     ) -> None:
         super().__init__(key_pairs, options, serializer, clock)
 
-    def new(self, request: Request, name: str) -> Session:
-        """Decode the first cookie named ``name`` that verifies; otherwise a fresh session.
-
-        Every cookie with that name is tried in header order (a browser may
-        send several, from different paths or domains). A cookie that fails
-        to verify never raises: the session is fresh and ``load_error``
-        says why.
-        """
-        session = self._new_session(name)
-        first_error: DecodeError | None = None
-        for raw in request.cookie_values(name):
-            try:
-                session.values = values_of(self._decode(name, raw))
-            except DecodeError as exc:
-                error = most_specific(exc)
-                log_rejection(self, name, error)
-                first_error = first_error or error
-                continue
-            session.is_new = False
-            return session
-        session.load_error = first_error
-        return session
+    def _load(self, name: str, raw: str) -> tuple[str, dict[SessionKey, object]]:
+        """The values are the cookie itself; there is no ID."""
+        return "", values_of(self._decode(name, raw))
 
     def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
         """Encode the values into the cookie, or delete the cookie if ``max_age < 0``.
