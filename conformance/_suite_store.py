@@ -389,6 +389,23 @@ class StoreClauses(StoreBase[S]):
             assert browser.load(store).values == {"owner": n, "i": 24}
 
 
+    # S-9.20 ------------------------------------------------------------------
+
+    def test_s9_20_untouched_sessions_send_no_cookie(self, store: S) -> None:
+        """Ensure loaded and saved sessions are unmodified and only changes are sent (S-9.20)."""
+        browser = Browser()
+        browser.visit(store, user="alice")
+        request, response = browser.request(), RecordingResponse()
+        loaded = store.get(request, "app")
+        assert loaded.values == {"user": "alice"}
+        assert not loaded.modified
+        save_all(request, response, only_modified=True)
+        assert response.set_cookie_headers() == []
+        loaded.values["user"] = "bob"
+        save_all(request, response, only_modified=True)
+        assert len(response.set_cookie_headers()) == 1
+        assert not loaded.modified
+
     # S-9.19 ------------------------------------------------------------------
 
     def test_s9_19_random_operations_match_a_model(self) -> None:

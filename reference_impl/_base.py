@@ -137,6 +137,7 @@ class CodecStoreBase:
             session.values = values
             session.id = session_id
             session.is_new = False
+            session.mark_unmodified()
             return session
         session.load_error = first_error
         return session

@@ -135,10 +135,11 @@ class ServerSideStore(CodecStoreBase):
                 self.backend.delete(session.id)
                 session.id = ""
             session.clear_regenerate_request()
+            session.mark_unmodified()
             if had_cookie:
                 response.set_cookie(Cookie.for_session(name, "", session.options, now))
             return
-        data = encode_multi(name, session.values, self.codecs)
+        data = encode_multi(name, dict(session.values), self.codecs)
         ttl = self._lifetime(session)
         expires_at = now + ttl if ttl else None
         old_id = session.id if session.regenerate_requested else ""
@@ -153,6 +154,7 @@ class ServerSideStore(CodecStoreBase):
             self.backend.delete(old_id)
         session.id = session_id
         session.clear_regenerate_request()
+        session.mark_unmodified()
         response.set_cookie(Cookie.for_session(name, cookie_value, session.options, now))
 
     def _create(self, data: str, expires_at: float | None, ttl: int | None) -> str:

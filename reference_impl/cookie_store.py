@@ -54,14 +54,16 @@ class CookieStore(CodecStoreBase):
         if session.options.max_age < 0:
             if request.cookie_values(session.name):
                 response.set_cookie(Cookie.for_session(session.name, "", session.options, now))
+            session.mark_unmodified()
             return
-        encoded = encode_multi(session.name, session.values, self.codecs)
+        encoded = encode_multi(session.name, dict(session.values), self.codecs)
         limit = self.codecs[0].max_length
         size = len(session.name) + 1 + len(encoded)
         if limit and size > limit:
             raise ValueTooLongError(size, limit)
         response.set_cookie(Cookie.for_session(session.name, encoded, session.options, now))
         session.clear_regenerate_request()
+        session.mark_unmodified()
 
 
 #: ``python -m conformance reference_impl.cookie_store:conformance_factory``

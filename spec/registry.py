@@ -63,6 +63,7 @@ class Registry:
                 return hit[1]
             session = store.new(self._request, name)
             session.bind(store)
+            session.mark_unmodified()  # what new() did was loading, not a change
             self._sessions[key] = (store, session)
             return session
 
@@ -71,14 +72,20 @@ class Registry:
         with self._lock:
             return [session for _, session in self._sessions.values()]
 
-    def save_all(self, response: ResponseWriter) -> None:
+    def save_all(self, response: ResponseWriter, *, only_modified: bool = False) -> None:
         """Save every cached session; report all failures together at the end.
 
+        With ``only_modified`` (what the framework integrations use), sessions
+        the request did not change are skipped, so they send no ``Set-Cookie``.
         One failing session does not stop the others from being saved. If
         any failed, :class:`SaveAllError` names each one with its error.
         """
         with self._lock:
-            entries = list(self._sessions.values())
+            entries = [
+                (store, session)
+                for store, session in self._sessions.values()
+                if session.modified or not only_modified
+            ]
         failures: list[tuple[str, BaseException]] = []
         for store, session in entries:
             try:
@@ -89,6 +96,6 @@ class Registry:
             raise SaveAllError(failures)
 
 
-def save_all(request: Request, response: ResponseWriter) -> None:
+def save_all(request: Request, response: ResponseWriter, *, only_modified: bool = False) -> None:
     """Save every session ``store.get`` gave out on ``request`` (gorilla's ``sessions.Save``)."""
-    Registry.of(request).save_all(response)
+    Registry.of(request).save_all(response, only_modified=only_modified)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from spec._tokens import is_token
+from spec._tracked import TrackedDict
 from spec.errors import DecodeError, MissingStoreError
 from spec.options import Options
 
@@ -35,6 +36,13 @@ class Session(BaseModel):
     stores. ``is_new`` says whether the session was created (``True``) or
     loaded (``False``) and does not change on save. ``load_error`` keeps the
     typed reason an incoming cookie was rejected; the session is then fresh.
+
+    ``modified`` says whether the values or options changed since the
+    session was loaded or last saved, so integrations send ``Set-Cookie``
+    only for sessions a request touched (writing the cookie on every
+    response extends lifetimes by accident and lets concurrent requests
+    overwrite each other). Changes made *inside* a stored list or dict are
+    not seen; call :meth:`mark_modified` after those.
     """
 
     model_config = ConfigDict(
@@ -53,6 +61,38 @@ class Session(BaseModel):
 
     _store: Store | None = PrivateAttr(default=None)
     _regenerate: bool = PrivateAttr(default=False)
+    _modified: bool = PrivateAttr(default=False)
+
+    def model_post_init(self, context: object, /) -> None:
+        """Watch ``values`` for changes from the start."""
+        self.__dict__["values"] = TrackedDict(self.values)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        super().__setattr__(name, value)
+        if name == "values":
+            self.__dict__["values"] = TrackedDict(self.__dict__["values"])
+            self._modified = True
+        elif name == "options":
+            self._modified = True
+
+    # -- modification tracking ------------------------------------------------
+
+    @property
+    def modified(self) -> bool:
+        """Whether values or options changed since the session was loaded or saved."""
+        values = self.__dict__["values"]
+        return self._modified or (isinstance(values, TrackedDict) and values.changed)
+
+    def mark_modified(self) -> None:
+        """Record a change the session cannot see (an in-place edit of a stored list)."""
+        self._modified = True
+
+    def mark_unmodified(self) -> None:
+        """Record that the session matches what is stored (called after load and save)."""
+        self._modified = False
+        values = self.__dict__["values"]
+        if isinstance(values, TrackedDict):
+            values.changed = False
 
     @field_validator("name")
     @classmethod
@@ -90,6 +130,7 @@ class Session(BaseModel):
             self.values[key] = [value]
         elif isinstance(current, list):
             current.append(value)
+            self._modified = True
         else:
             raise TypeError(_not_a_flash_list(key, current))
 
@@ -119,6 +160,7 @@ class Session(BaseModel):
         no ID, ignore it: every save re-signs the whole cookie anyway.
         """
         self._regenerate = True
+        self._modified = True
 
     @property
     def regenerate_requested(self) -> bool:

@@ -176,6 +176,14 @@ class LogsTheCookie(BrokenCookie):
         return session
 
 
+class ForgetsSavedState(BrokenMemory):
+    """Never marks a session clean after saving, so every request re-sends its cookie (S-9.20)."""
+
+    def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
+        super().save(request, response, session)
+        session.mark_modified()
+
+
 class _UpsertBackend(_MemoryBackend):
     def update(
         self, session_id: str, data: str, expires_at: float | None, ttl: int | None

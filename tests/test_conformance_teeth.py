@@ -29,6 +29,7 @@ CASES: list[tuple[type, str, dict[str, object]]] = [
     (broken.PredictableIDs, "test_s10_1_", MEMORY),
     (broken.OverwritesOnCreate, "test_s10_6_", MEMORY),
     (broken.ReusesCookieID, "test_s10_2_", MEMORY),
+    (broken.ForgetsSavedState, "test_s9_20_", MEMORY),
 ]
 
 TEMPLATE = """

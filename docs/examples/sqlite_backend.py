@@ -66,6 +66,7 @@ class NaiveSQLiteStore:
             session.values, session.id = values, session_id
             session.is_new, session.load_error = False, None
             break
+        session.mark_unmodified()  # loading is not a change (S-9.20)
         return session
 
     def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
@@ -78,14 +79,16 @@ class NaiveSQLiteStore:
             if session.id or request.cookie_values(session.name):
                 response.set_cookie(Cookie.for_session(session.name, "", session.options, now))
             session.id = ""
+            session.mark_unmodified()
             return
-        data = self.codec.encode(session.name, session.values)
+        data = self.codec.encode(session.name, dict(session.values))
         if session.id:
             self._update(session, data)
         else:
             session.id = self._create(data)
         value = self.codec.encode(session.name, session.id)
         response.set_cookie(Cookie.for_session(session.name, value, session.options, now))
+        session.mark_unmodified()  # what is stored now matches the session (S-9.20)
 
     def _create(self, data: str) -> str:
         session_id = new_id()

@@ -152,3 +152,27 @@ def test_many_requests_leave_memory_flat() -> None:
     tracemalloc.stop()
     growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     assert growth < 64 * 1024, f"memory grew by {growth} bytes over 20,000 requests"
+
+
+def test_save_all_only_modified_skips_untouched_sessions() -> None:
+    """S-5.6: with only_modified, a session the request did not change is not saved."""
+    req = SimpleRequest()
+    store = CountingStore()
+    store.get(req, "read-only").values.get("x")
+    store.get(req, "written").values["x"] = 1
+    save_all(req, RecordingResponse(), only_modified=True)
+    assert store.saved == ["written"]
+    save_all(req, RecordingResponse())
+    assert store.saved == ["written", "read-only", "written"]
+
+
+def test_sessions_from_the_registry_start_unmodified() -> None:
+    """S-5.6: whatever the store's new() did to build the session is not a change."""
+
+    class Loader(CountingStore):
+        def new(self, request: Request, name: str) -> Session:
+            session = super().new(request, name)
+            session.values = {"loaded": True}
+            return session
+
+    assert Loader().get(SimpleRequest(), "app").modified is False

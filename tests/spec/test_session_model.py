@@ -114,3 +114,58 @@ def test_save_delegates_to_the_bound_store() -> None:
     s.save(req, resp)
     assert calls == [(req, resp, s)]
     assert s.store is store
+
+
+def test_a_fresh_session_is_unmodified() -> None:
+    """S-4.7: nothing has changed in a session that was just created or loaded."""
+    assert Session(name="a", values={"k": 1}).modified is False
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s.values.__setitem__("k", 2),
+        lambda s: s.values.__delitem__("k"),
+        lambda s: s.values.pop("k"),
+        lambda s: s.values.popitem(),
+        lambda s: s.values.clear(),
+        lambda s: s.values.update(x=1),
+        lambda s: s.values.setdefault("new", 1),
+        lambda s: s.values.__ior__({"x": 1}),
+        lambda s: setattr(s, "values", {"k": 1}),
+        lambda s: setattr(s, "options", s.options.replace(max_age=0)),
+        lambda s: s.add_flash("hi"),
+        lambda s: s.regenerate_id(),
+        lambda s: s.mark_modified(),
+    ],
+)
+def test_every_change_marks_the_session_modified(change: object) -> None:
+    """S-4.7: setting, deleting, flashes, options and regenerate_id all count."""
+    s = Session(name="a", values={"k": 1, "_flash": ["old"]})
+    assert not s.modified
+    change(s)  # type: ignore[operator]
+    assert s.modified
+
+
+def test_reads_do_not_mark_modified() -> None:
+    """S-4.7: reading values, or flashes() with nothing to remove, is no change."""
+    s = Session(name="a", values={"k": 1})
+    assert s.values["k"] == 1 and s.values.get("x") is None and list(s.values) == ["k"]
+    assert s.values.pop("absent", None) is None
+    s.values.setdefault("k", 5)
+    assert s.flashes() == []
+    assert not s.modified
+    s.add_flash("x")
+    s.mark_unmodified()
+    assert s.flashes() == ["x"]
+    assert s.modified
+
+
+def test_mark_unmodified_resets_after_save() -> None:
+    """S-4.7: stores call mark_unmodified after loading and after saving."""
+    s = Session(name="a")
+    s.values["k"] = 1
+    s.mark_unmodified()
+    assert not s.modified
+    s.values["k"] = 2
+    assert s.modified
