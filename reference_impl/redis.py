@@ -1,0 +1,244 @@
+"""RedisStore: server-side sessions in Redis, one key per session.
+
+Needs the ``sessionspec[redis]`` extra (redis-py). The cookie holds the signed
+session ID; the key ``<prefix><ID>`` holds ``<deadline>|<securecookie text>``.
+The securecookie text is the values signed (and, with a block key,
+encrypted) exactly as a CookieStore would put them in a cookie, so whoever
+can write to Redis cannot forge session values without the hash key, nor
+read them when there is a block key. The deadline (Unix seconds on the
+store's clock, empty for none) lets the store enforce a session's shorter
+``max_age`` itself (S-10.8).
+
+Every command touches one key (GET, SET NX/XX, DEL), so the store works on
+Redis Cluster unchanged (pass a ``redis.cluster.RedisCluster`` as
+``client=``). The Redis TTL only collects garbage; whether a session is alive
+is decided by the store's clock (``docs/backends/redis.md``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import threading
+from collections.abc import Callable, Iterator
+
+import redis as redis_py
+from redis.backoff import EqualJitterBackoff, NoBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
+from redis.retry import Retry
+
+from reference_impl._base import ConformanceFactory
+from reference_impl._server_side import ServerSideStore
+from spec import Clock, Options, Store
+from spec.errors import ConfigurationError, DeserializeError, StoreError
+from spec.protocols import Serializer
+
+__all__ = ["DEFAULT_URL", "RedisStore", "conformance_factory"]
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+_CONFORMANCE_URL_ENV = "SESSIONSPEC_REDIS_URL"
+#: Conformance stores run on a fake clock and never wait for real expiry:
+#: their keys only need to outlive the run, so they vanish from a shared Redis soon.
+_CONFORMANCE_TTL_CAP = 3600
+_FAILURES = (RedisError, RedisClusterException, OSError)
+
+
+@contextlib.contextmanager
+def _as_store_error(action: str) -> Iterator[None]:
+    """Turn every client failure into :class:`StoreError`: an outage is never "no session"."""
+    try:
+        yield
+    except _FAILURES as exc:
+        raise StoreError(f"redis {action} failed: {type(exc).__name__}: {exc}") from exc
+
+
+class _RedisBackend:
+    """The four record primitives, one single-key Redis command each.
+
+    ``create`` is ``SET NX`` (never overwrites another session), ``update`` is
+    ``SET XX`` (a session deleted meanwhile, by logout in another tab, is
+    not brought back): both are atomic in Redis, so no lock or transaction
+    is needed and nothing spans two keys. ``ttl`` becomes ``EX`` so Redis
+    drops abandoned sessions by itself.
+    """
+
+    def __init__(self, client: redis_py.Redis | RedisCluster, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl_cap: int | None = None
+
+    def key(self, session_id: str) -> str:
+        return self.prefix + session_id
+
+    def read(self, session_id: str) -> tuple[str, float | None] | None:
+        with _as_store_error("GET"):
+            raw: object = self.client.get(self.key(session_id))
+        return None if raw is None else _unpack(raw)
+
+    def create(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return self._set(session_id, _pack(data, expires_at), ttl, only_new=True)
+
+    def update(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return self._set(session_id, _pack(data, expires_at), ttl, only_new=False)
+
+    def delete(self, session_id: str) -> None:
+        with _as_store_error("DEL"):
+            self.client.delete(self.key(session_id))
+
+    def _set(self, session_id: str, value: str, ttl: int | None, *, only_new: bool) -> bool:
+        if ttl is not None and self.ttl_cap is not None:
+            ttl = min(ttl, self.ttl_cap)
+        # Without a TTL (store max age 0), a plain SET also clears an old one.
+        with _as_store_error("SET"):
+            done: object = self.client.set(
+                self.key(session_id), value, ex=ttl, nx=only_new, xx=not only_new
+            )
+        return bool(done)
+
+
+def _pack(data: str, expires_at: float | None) -> str:
+    return ("" if expires_at is None else repr(float(expires_at))) + "|" + data
+
+
+def _unpack(raw: object) -> tuple[str, float | None]:
+    """Split ``<deadline>|<data>``; anything else is a corrupt record.
+
+    A corrupt value (not ASCII, no ``|``, a deadline that is not a finite
+    number; or Go's boj/redistore format, raw unsigned gob) is a decode
+    failure: a fresh session, logged, never an outage and never trusted.
+    """
+    try:
+        text = raw.decode("ascii") if isinstance(raw, bytes) else str(raw)
+        head, sep, data = text.partition("|")
+        deadline = float(head) if head else None
+    except (UnicodeDecodeError, ValueError):
+        raise DeserializeError("corrupt session record in redis") from None
+    if not sep or (deadline is not None and not math.isfinite(deadline)):
+        raise DeserializeError("corrupt session record in redis")
+    return data, deadline
+
+
+def _client_for(
+    url: str, timeout: float, connect_timeout: float, max_connections: int | None, retries: int
+) -> redis_py.Redis:
+    """A client with its own pool; nothing connects until the first command."""
+    if retries < 0 or (max_connections is not None and max_connections < 1):
+        raise ConfigurationError("RedisStore: retries must be >= 0, max_connections >= 1")
+    retry = Retry(EqualJitterBackoff(cap=0.1, base=0.01), retries)
+    # A bounded pool waits up to ``timeout`` for a free connection instead of failing.
+    bounded: dict[str, float] = {} if max_connections is None else {
+        "max_connections": max_connections, "timeout": timeout}
+    pool_class = redis_py.ConnectionPool if not bounded else redis_py.BlockingConnectionPool
+    from_url: Callable[..., redis_py.ConnectionPool] = pool_class.from_url  # untyped in redis 5
+    try:
+        pool = from_url(url, socket_timeout=timeout, socket_connect_timeout=connect_timeout,
+                        retry=retry, **bounded)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"RedisStore: bad url: {exc}") from exc
+    return redis_py.Redis(connection_pool=pool)
+
+
+class RedisStore(ServerSideStore):
+    """Sessions in Redis; the cookie holds only the signed session ID.
+
+    Give ``url`` (``redis://``, ``rediss://`` or ``unix://``) or an existing
+    redis-py ``client=`` (``redis.Redis`` or ``redis.cluster.RedisCluster``),
+    not both. With ``url`` the store owns a connection pool: short socket
+    timeouts, so an outage fails a request in seconds, and ``retries`` quick
+    retries. Retrying is safe: GET, DEL and ``SET XX`` are idempotent, and a
+    ``SET NX`` whose first attempt landed reports "exists", so another ID is
+    drawn and the orphan expires by TTL. With ``max_connections`` the pool
+    blocks up to ``socket_timeout`` for a free connection instead of failing
+    at once. Nothing connects until the first request, so start-up does not
+    depend on Redis; :meth:`close` releases the pool (shared with
+    :meth:`with_keys` clones).
+
+    Any Redis failure raises :class:`~spec.errors.StoreError` from ``get``,
+    ``new`` and ``save``; it never passes for "no session". Keys expire by
+    TTL, so there is no ``purge_expired()``.
+    """
+
+    def __init__(
+        self,
+        *key_pairs: bytes,
+        url: str = DEFAULT_URL,
+        prefix: str = "session_",
+        options: Options | None = None,
+        serializer: Serializer | None = None,
+        clock: Clock | None = None,
+        client: redis_py.Redis | RedisCluster | None = None,
+        socket_timeout: float = 2.0,
+        socket_connect_timeout: float = 2.0,
+        max_connections: int | None = None,
+        retries: int = 1,
+    ) -> None:
+        self._owned: redis_py.ConnectionPool | None = None
+        if client is None:
+            client = _client_for(url, socket_timeout, socket_connect_timeout,
+                                 max_connections, retries)
+            self._owned = client.connection_pool
+        elif url != DEFAULT_URL:
+            raise ConfigurationError("RedisStore: pass url or client, not both")
+        self._redis = _RedisBackend(client, prefix)
+        super().__init__(self._redis, key_pairs, options, serializer, clock)
+
+    @property
+    def client(self) -> redis_py.Redis | RedisCluster:
+        """The redis-py client the store talks through."""
+        return self._redis.client
+
+    @property
+    def prefix(self) -> str:
+        """Prepended to every session ID to form its Redis key."""
+        return self._redis.prefix
+
+    def key_for(self, session_id: str) -> str:
+        """The Redis key holding session ``session_id``."""
+        return self._redis.key(session_id)
+
+    def close(self) -> None:
+        """Close the connections of a pool this store made (a passed-in client is yours)."""
+        if self._owned is not None:
+            self._owned.disconnect()
+
+
+_shared: dict[str, redis_py.Redis] = {}
+_shared_lock = threading.Lock()
+
+
+def _conformance_store(clock: Clock, keys: tuple[bytes, ...]) -> Store:
+    """A store on ``$SESSIONSPEC_REDIS_URL`` under a random prefix of its own."""
+    url = os.environ.get(_CONFORMANCE_URL_ENV, DEFAULT_URL)
+    with _shared_lock:
+        if url not in _shared:
+            _shared[url] = _client_for(url, 2.0, 2.0, None, 1)
+        client = _shared[url]
+    prefix = f"sessionspec-conformance:{os.urandom(8).hex()}:"
+    store = RedisStore(*keys, client=client, prefix=prefix, clock=clock)
+    store._redis.ttl_cap = _CONFORMANCE_TTL_CAP
+    return store
+
+
+def _break(store: Store) -> None:
+    """Simulate an outage: the store's client now talks to TCP port 0, where nothing can listen."""
+    assert isinstance(store, RedisStore)
+    store._redis.client = redis_py.Redis(
+        host="127.0.0.1", port=0, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+
+
+#: ``SESSIONSPEC_REDIS_URL=redis://host:6379/0 python -m conformance
+#: reference_impl.redis:conformance_factory``: every store gets its own random
+#: key prefix, and its keys expire within an hour.
+conformance_factory = ConformanceFactory(
+    "redis",
+    _conformance_store,
+    {"server_side": True, "regenerate_id": True, "record_deadlines": True,
+     "max_value_bytes": 4096},
+    break_backend=_break,
+)
