@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install the database servers the backend tests start: Debian's redis-server
-# (with redis-cli for the cluster test). Idempotent.
+# (with redis-cli for the cluster test) and postgresql (initdb, pg_ctl). The
+# tests run their throwaway PostgreSQL as the postgres OS user. Idempotent.
 set -euo pipefail
 
-packages=(redis-server)
+packages=(redis-server postgresql)
 missing=()
 for pkg in "${packages[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

@@ -1,0 +1,334 @@
+"""SQLStore: server-side sessions in one SQL table, through SQLAlchemy Core.
+
+Any database SQLAlchemy 2 speaks works (SQLite by default; PostgreSQL with
+``postgresql+psycopg://``). Each operation is one statement in autocommit
+mode, so its atomicity is the database's own: create is a plain ``INSERT``
+that fails on the primary key instead of overwriting, update is ``UPDATE
+... WHERE id = ?`` whose row count says whether the session still exists,
+and :meth:`SQLStore.purge_expired` is one ``DELETE``. Needs the
+``sessionspec[sql]`` extra; see ``docs/backends/sql.md``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import re
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.pool import NullPool, StaticPool
+
+from reference_impl._base import ConformanceFactory
+from reference_impl._server_side import ServerSideStore
+from spec import Clock, Options, Store
+from spec.errors import ConfigurationError, StoreError
+from spec.protocols import Serializer
+
+__all__ = ["DEFAULT_URL", "SQLStore", "conformance_factory", "create_engine", "session_table"]
+
+DEFAULT_URL = "sqlite:///sessions.db"
+_T = TypeVar("_T")
+#: Letters, digits and ``_``; 48 at most so ``ix_<table>_expires_at`` fits in 63.
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
+#: Pooled connections are replaced before a server or firewall drops idle ones.
+_POOL_RECYCLE_SECONDS = 1800
+
+
+def session_table(name: str) -> sa.Table:
+    """The schema: the ID, the securecookie text of the values, and the deadline.
+
+    The name is checked because it goes into DDL and every statement.
+    ``expires_at`` (Unix seconds on the store's clock, ``NULL`` when the
+    store has no max age) is indexed, so purging is a range delete.
+    """
+    if _TABLE_NAME.fullmatch(name) is None:
+        raise ConfigurationError(
+            f"table name {name!r} must be letters, digits and _ (at most 48, not a digit first)")
+    return sa.Table(
+        name, sa.MetaData(),
+        sa.Column("id", sa.String(52), primary_key=True),
+        sa.Column("data", sa.Text, nullable=False),
+        sa.Column("expires_at", sa.Double, nullable=True, index=True),
+    )
+
+
+class _SQLBackend:
+    """The four record primitives, each one autocommitted statement.
+
+    No read-then-write: the primary key makes a racing create fail rather
+    than overwrite another browser's session (S-10.6), and the ``UPDATE``'s
+    row count makes a save after a logout in another tab fail rather than
+    resurrect the session (S-10.5), across threads, processes and hosts.
+    Every SQLAlchemy error becomes :class:`StoreError` (without statement
+    parameters: they hold session IDs), so an outage is never "no session".
+    """
+
+    def __init__(self, engine: Engine, table: sa.Table, clock: Clock) -> None:
+        self.table, self._clock = table, clock
+        self._ready, self._lock = False, threading.Lock()
+        self.use_engine(engine)
+        c, sid = table.c, sa.bindparam("sid", type_=sa.String)
+        self._select = sa.select(c.data, c.expires_at).where(c.id == sid)
+        self._insert = sa.insert(table)
+        self._update = sa.update(table).where(c.id == sid).values(
+            data=sa.bindparam("data"), expires_at=sa.bindparam("exp"))
+        self._delete = sa.delete(table).where(c.id == sid)
+        self._purge = sa.delete(table).where(c.expires_at < sa.bindparam("now"))
+
+    def use_engine(self, engine: Engine) -> None:
+        self.engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def _run(self, action: str, work: Callable[[Connection], _T]) -> _T:
+        """Run one statement on a pooled connection; any failure is a :class:`StoreError`.
+
+        A pooled connection found dead (the database restarted) is replaced
+        and the statement retried once, so the first request after a restart
+        succeeds. Every statement here may be retried: reads, updates and
+        deletes are idempotent, and a create whose first attempt committed
+        fails on the primary key, so the store draws another ID.
+        """
+        try:
+            self._ensure_table()
+            try:
+                with self._autocommit.connect() as connection:
+                    return work(connection)
+            except sa_exc.DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+            with self._autocommit.connect() as connection:  # on a new connection, once
+                return work(connection)
+        except sa_exc.SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot {action} in table {self.table.name!r}: {_describe(exc)}") from exc
+
+    def _ensure_table(self) -> None:
+        """Create table and index on first use, in one transaction where DDL has them."""
+        if self._ready:
+            return
+        with self._lock:
+            if not self._ready:
+                try:
+                    self.table.metadata.create_all(self.engine, checkfirst=True)
+                except sa_exc.SQLAlchemyError:  # another process created it meanwhile
+                    self.table.metadata.create_all(self.engine, checkfirst=True)
+                self._ready = True
+
+    def read(self, session_id: str) -> tuple[str, float | None] | None:
+        row = self._run("read a session", lambda connection: connection.execute(
+            self._select, {"sid": session_id}).first())
+        return None if row is None else (row[0], row[1])
+
+    def create(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        def insert(connection: Connection) -> bool:
+            try:
+                connection.execute(
+                    self._insert, {"id": session_id, "data": data, "expires_at": expires_at})
+            except sa_exc.IntegrityError:
+                return False  # the ID exists: never overwrite it
+            return True
+
+        return self._run("create a session", insert)
+
+    def update(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return self._run("update a session", lambda connection: connection.execute(
+            self._update, {"sid": session_id, "data": data, "exp": expires_at}).rowcount) > 0
+
+    def delete(self, session_id: str) -> None:
+        self._run("delete a session",
+                  lambda connection: connection.execute(self._delete, {"sid": session_id}))
+
+    def purge_expired(self) -> int:
+        now = self._clock()
+        return max(0, self._run("purge sessions", lambda connection: connection.execute(
+            self._purge, {"now": now}).rowcount))
+
+
+def _describe(error: sa_exc.SQLAlchemyError) -> str:
+    """The driver's message, first line only: never the statement or its parameters."""
+    if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
+        lines = str(error.orig).strip().splitlines() or [""]
+        return f"{type(error.orig).__name__}: {lines[0]}"
+    return type(error).__name__
+
+
+def create_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 10.0,
+    connect_timeout: float = 5.0, statement_timeout: float = 10.0,
+    pool_pre_ping: bool = False, pooled: bool = True,
+) -> Engine:
+    """An engine set up for sessions: short timeouts, hidden parameters, thread-safe SQLite.
+
+    Statement parameters are kept out of logs and error messages: they hold
+    session IDs, which are bearer credentials. A dead pooled connection is
+    retried by the store anyway; ``pool_pre_ping`` (one more round trip per
+    operation) also covers connections a firewall dropped silently.
+    """
+    try:
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+    except sa_exc.ArgumentError as exc:
+        raise ConfigurationError(f"invalid database URL: {exc}") from None
+    options: dict[str, object] = {"pool_pre_ping": pool_pre_ping, "hide_parameters": True}
+    connect: dict[str, object] = {}
+    memory = backend == "sqlite" and parsed.database in (None, "", ":memory:")
+    if backend == "sqlite":  # threads share pooled connections; writers wait for the lock
+        connect = {"check_same_thread": False, "timeout": statement_timeout}
+    elif backend in ("postgresql", "mysql", "mariadb"):
+        connect["connect_timeout"] = max(1, round(connect_timeout))
+    if backend == "postgresql":
+        connect["options"] = f"-c statement_timeout={round(statement_timeout * 1000)}"
+    if memory:
+        options["poolclass"] = StaticPool  # one connection, or each would be a new database
+    elif not pooled:
+        options["poolclass"] = NullPool
+    else:
+        options.update(pool_size=pool_size, max_overflow=max_overflow,
+                       pool_timeout=pool_timeout, pool_recycle=_POOL_RECYCLE_SECONDS)
+    try:
+        engine = sa.create_engine(parsed, connect_args=connect, **options)
+    except (sa_exc.ArgumentError, ImportError) as exc:
+        raise ConfigurationError(f"cannot use database URL: {exc}") from None
+    if backend == "sqlite" and not memory:
+        sa.event.listen(engine, "connect", _sqlite_wal)
+    return engine
+
+
+def _sqlite_wal(dbapi_connection: object, _record: object) -> None:
+    """WAL, so readers never wait for the writer; with WAL, ``synchronous=NORMAL`` is safe."""
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class SQLStore(ServerSideStore):
+    """Sessions in a SQL table; the cookie holds only the signed ID.
+
+    ``url`` is a SQLAlchemy URL (default ``sqlite:///sessions.db``); or pass
+    a ready ``engine``, which the store shares and never disposes. The table
+    is created on first use if missing. Each row keeps its deadline, so a
+    session's shorter ``max_age`` is enforced server-side; expired rows stay
+    unreadable until :meth:`purge_expired` deletes them. Rows hold the
+    securecookie text (signed, and encrypted with a block key), so a leaked
+    table neither reveals session values nor lets anyone forge them.
+    """
+
+    def __init__(
+        self,
+        *key_pairs: bytes,
+        url: str | None = None,
+        table: str = "sessions",
+        options: Options | None = None,
+        serializer: Serializer | None = None,
+        clock: Clock | None = None,
+        engine: Engine | None = None,
+        pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 10.0,
+        connect_timeout: float = 5.0, statement_timeout: float = 10.0,
+        pool_pre_ping: bool = False,
+    ) -> None:
+        sql_table = session_table(table)
+        if engine is not None and url is not None:
+            raise ConfigurationError("give SQLStore a url or an engine, not both")
+        self._owns_engine = engine is None
+        if engine is None:
+            engine = create_engine(
+                url or DEFAULT_URL, pool_size=pool_size, max_overflow=max_overflow,
+                pool_timeout=pool_timeout, connect_timeout=connect_timeout,
+                statement_timeout=statement_timeout, pool_pre_ping=pool_pre_ping)
+        self._sql = _SQLBackend(engine, sql_table, clock if clock is not None else time.time)
+        super().__init__(self._sql, key_pairs, options, serializer, clock)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine holding the sessions."""
+        return self._sql.engine
+
+    @property
+    def table(self) -> sa.Table:
+        """The session table."""
+        return self._sql.table
+
+    def purge_expired(self) -> int:
+        """Delete every row past its deadline in one statement (run it from cron); count them."""
+        return self._sql.purge_expired()
+
+    def close(self) -> None:
+        """Close the pooled connections of an engine this store created."""
+        if self._owns_engine:
+            self._sql.engine.dispose()
+
+
+def _conformance_store(clock: Clock, keys: tuple[bytes, ...]) -> Store:
+    """A store in a new table: on ``$SESSIONSPEC_SQL_URL``, else in a new SQLite file."""
+    table = f"sessions_{uuid.uuid4().hex[:16]}"
+    url = os.environ.get("SESSIONSPEC_SQL_URL")
+    if url:
+        return SQLStore(*keys, engine=_shared_engine(url, table), table=table, clock=clock)
+    directory = tempfile.mkdtemp(prefix="sessionspec-sql-")
+    engine = create_engine(f"sqlite:///{directory}/sessions.db", pooled=False)
+    return SQLStore(*keys, engine=engine, table=table, clock=clock)
+
+
+#: Per URL: the engine all conformance stores share (no run can exhaust connections)
+#: and the tables they made, dropped at exit.
+_engines: dict[str, tuple[Engine, list[str]]] = {}
+_engines_lock = threading.Lock()
+
+
+def _shared_engine(url: str, table: str) -> Engine:
+    with _engines_lock:
+        if not _engines:
+            atexit.register(_drop_conformance_tables)
+        if url not in _engines:
+            _engines[url] = (create_engine(url, connect_timeout=2.0), [])
+        _engines[url][1].append(table)
+        return _engines[url][0]
+
+
+def _drop_conformance_tables() -> None:
+    for engine, tables in _engines.values():
+        with contextlib.suppress(sa_exc.SQLAlchemyError), engine.execution_options(
+                isolation_level="AUTOCOMMIT").connect() as connection:
+            for table in tables:
+                session_table(table).drop(connection, checkfirst=True)
+        engine.dispose()
+    _engines.clear()
+
+
+def break_backend(store: Store) -> None:
+    """Simulate an outage: the store's engine now points where no database can be reached."""
+    assert isinstance(store, SQLStore)
+    url = store.engine.url
+    if url.get_backend_name() == "sqlite":
+        dead = url.set(database=os.path.join(os.devnull, "sessions.db"))
+    else:
+        dead = url.set(host="127.0.0.1", port=1)
+    if store._owns_engine:
+        store.engine.dispose()
+    store._sql.use_engine(create_engine(
+        dead.render_as_string(hide_password=False), connect_timeout=1.0, pooled=False))
+
+
+#: ``python -m conformance reference_impl.sql:conformance_factory``: each store
+#: gets a new table, on ``$SESSIONSPEC_SQL_URL`` or in a new SQLite file.
+conformance_factory = ConformanceFactory(
+    "sql",
+    _conformance_store,
+    {"server_side": True, "regenerate_id": True, "purge_expired": True,
+     "record_deadlines": True, "max_value_bytes": 4096},
+    break_backend=break_backend,
+)
