@@ -9,6 +9,7 @@ browsers and Go keep going and the first one wins.
 
 from __future__ import annotations
 
+import re
 from email.utils import formatdate
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -23,6 +24,8 @@ DELETED_EXPIRES = 1
 # Go only writes Expires for years >= 1601 (the start of Windows' epoch).
 _MIN_EXPIRES = -11644473600
 _WHITESPACE = " \t\r\n"
+# Go's validCookieValueByte: 0x20-0x7E except '"', ';' and '\'.
+_VALUE = re.compile(r'[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e]*')
 
 
 class Cookie(BaseModel):
@@ -141,7 +144,7 @@ def parse_cookie_header(header: str) -> list[tuple[str, str]]:
             continue
         if len(value) > 1 and value[0] == '"' and value[-1] == '"':
             value = value[1:-1]
-        if all(is_valid_value_byte(c) for c in value):
+        if _VALUE.fullmatch(value):
             pairs.append((name, value))
     return pairs
 

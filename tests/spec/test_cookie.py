@@ -185,3 +185,12 @@ def test_parser_strips_one_pair_of_quotes_only() -> None:
     assert cookie_values('a="x"', "a") == ["x"]
     assert cookie_values('a="', "a") == []
     assert cookie_values('a=""x""', "a") == []
+
+
+@given(st.characters())
+def test_fast_value_check_equals_gos_byte_rule(ch: str) -> None:
+    """S-3.9: the parser's value pattern accepts exactly Go's validCookieValueByte set."""
+    from spec._tokens import is_valid_value_byte
+    from spec.cookie import _VALUE
+
+    assert bool(_VALUE.fullmatch(ch)) == is_valid_value_byte(ch)
