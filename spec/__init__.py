@@ -13,6 +13,7 @@ from spec.cookie import parse_cookie_header as parse_cookie_header
 from spec.options import DEFAULT_MAX_AGE as DEFAULT_MAX_AGE
 from spec.options import Options as Options
 from spec.options import SameSite as SameSite
+from spec.protocols import AsyncStore as AsyncStore
 from spec.protocols import Clock as Clock
 from spec.protocols import Codec as Codec
 from spec.protocols import Request as Request
@@ -20,6 +21,7 @@ from spec.protocols import ResponseWriter as ResponseWriter
 from spec.protocols import Serializer as Serializer
 from spec.protocols import Store as Store
 from spec.registry import Registry as Registry
+from spec.registry import asave_all as asave_all
 from spec.registry import check_cookie_name as check_cookie_name
 from spec.registry import save_all as save_all
 from spec.session import FLASH_KEY as FLASH_KEY
@@ -29,6 +31,7 @@ from spec.session import SessionKey as SessionKey
 __all__ = [
     "DEFAULT_MAX_AGE",
     "FLASH_KEY",
+    "AsyncStore",
     "Clock",
     "Codec",
     "Cookie",
@@ -42,6 +45,7 @@ __all__ = [
     "Session",
     "SessionKey",
     "Store",
+    "asave_all",
     "check_cookie_name",
     "cookie_values",
     "parse_cookie_header",

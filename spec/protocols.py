@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from spec.cookie import Cookie
     from spec.session import Session
 
-__all__ = ["Clock", "Codec", "Request", "ResponseWriter", "Serializer", "Store"]
+__all__ = ["AsyncStore", "Clock", "Codec", "Request", "ResponseWriter", "Serializer", "Store"]
 
 
 @runtime_checkable
@@ -97,5 +97,27 @@ class Store(Protocol):
         ...
 
     def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
+        """Persist ``session`` and write its cookie to ``response``."""
+        ...
+
+
+@runtime_checkable
+class AsyncStore(Protocol):
+    """A store whose I/O is awaited, for ASGI apps: the same contract as :class:`Store`.
+
+    An event loop must never wait on a disk or a network inside a request:
+    every other request on that loop would wait too. ``get`` is ``new``
+    cached per request through :meth:`Registry.aget`.
+    """
+
+    async def get(self, request: Request, name: str) -> Session:
+        """Return the session ``name`` of this request, loading it once per request."""
+        ...
+
+    async def new(self, request: Request, name: str) -> Session:
+        """Load (or create) session ``name`` from the request, bypassing the cache."""
+        ...
+
+    async def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
         """Persist ``session`` and write its cookie to ``response``."""
         ...

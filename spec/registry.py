@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import threading
+from typing import TypeGuard
 
 from spec._tokens import is_token
 from spec.errors import ConfigurationError, InvalidCookieNameError, SaveAllError
-from spec.protocols import Request, ResponseWriter, Store
+from spec.protocols import AsyncStore, Request, ResponseWriter, Store
 from spec.session import Session
 
-__all__ = ["REGISTRY_STATE_KEY", "Registry", "check_cookie_name", "save_all"]
+__all__ = [
+    "REGISTRY_STATE_KEY",
+    "Registry",
+    "asave_all",
+    "check_cookie_name",
+    "is_async_store",
+    "save_all",
+]
 
 #: The key under which a request's registry lives in ``request.state``.
 REGISTRY_STATE_KEY = "sessionspec.registry"
@@ -32,12 +42,13 @@ class Registry:
     (gorilla panics with "concurrent map writes").
     """
 
-    __slots__ = ("_lock", "_request", "_sessions")
+    __slots__ = ("_alock", "_lock", "_request", "_sessions")
 
     def __init__(self, request: Request) -> None:
         self._request = request
         self._lock = threading.RLock()
-        self._sessions: dict[tuple[int, str], tuple[Store, Session]] = {}
+        self._alock: asyncio.Lock | None = None
+        self._sessions: dict[tuple[int, str], tuple[Store | AsyncStore, Session]] = {}
 
     @classmethod
     def of(cls, request: Request) -> Registry:
@@ -67,6 +78,27 @@ class Registry:
             self._sessions[key] = (store, session)
             return session
 
+    async def aget(self, store: AsyncStore, name: str) -> Session:
+        """Return session ``name`` from an async ``store``, awaiting ``store.new`` only once.
+
+        Concurrent tasks of one request asking for the same session wait for
+        the first load instead of loading it twice.
+        """
+        check_cookie_name(name)
+        key = (id(store), name)
+        if self._alock is None:
+            self._alock = asyncio.Lock()
+        async with self._alock:
+            hit = self._sessions.get(key)
+            if hit is not None:
+                return hit[1]
+            session = await store.new(self._request, name)
+            session.bind(store)
+            session.mark_unmodified()
+            with self._lock:
+                self._sessions[key] = (store, session)
+            return session
+
     def sessions(self) -> list[Session]:
         """The sessions loaded so far, in the order they were first requested."""
         with self._lock:
@@ -89,13 +121,55 @@ class Registry:
         failures: list[tuple[str, BaseException]] = []
         for store, session in entries:
             try:
+                if is_async_store(store):
+                    raise ConfigurationError(
+                        f"session {session.name!r} comes from an async store: use asave_all"
+                    )
                 store.save(self._request, response, session)
             except Exception as exc:  # collected, re-raised below as one SaveAllError
                 failures.append((session.name, exc))
         if failures:
             raise SaveAllError(failures)
 
+    async def asave_all(self, response: ResponseWriter, *, only_modified: bool = False) -> None:
+        """:meth:`save_all` for async code: async stores are awaited, sync ones run in a thread.
+
+        A sync store's save may touch a disk or a network; running it in a
+        worker thread keeps the event loop serving other requests meanwhile.
+        """
+        with self._lock:
+            entries = [
+                (store, session)
+                for store, session in self._sessions.values()
+                if session.modified or not only_modified
+            ]
+        failures: list[tuple[str, BaseException]] = []
+        for store, session in entries:
+            try:
+                if is_async_store(store):
+                    await store.save(self._request, response, session)
+                else:
+                    await asyncio.to_thread(
+                        store.save, self._request, response, session
+                    )
+            except Exception as exc:  # collected, re-raised below as one SaveAllError
+                failures.append((session.name, exc))
+        if failures:
+            raise SaveAllError(failures)
+
+
+def is_async_store(store: object) -> TypeGuard[AsyncStore]:
+    """Whether ``store`` is an :class:`AsyncStore` (its ``save`` is a coroutine function)."""
+    return inspect.iscoroutinefunction(getattr(store, "save", None))
+
 
 def save_all(request: Request, response: ResponseWriter, *, only_modified: bool = False) -> None:
     """Save every session ``store.get`` gave out on ``request`` (gorilla's ``sessions.Save``)."""
     Registry.of(request).save_all(response, only_modified=only_modified)
+
+
+async def asave_all(
+    request: Request, response: ResponseWriter, *, only_modified: bool = False
+) -> None:
+    """:func:`save_all` for async code (see :meth:`Registry.asave_all`)."""
+    await Registry.of(request).asave_all(response, only_modified=only_modified)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from spec._tokens import is_token
 from spec._tracked import TrackedDict
-from spec.errors import DecodeError, MissingStoreError
+from spec.errors import ConfigurationError, DecodeError, MissingStoreError
 from spec.options import Options
 
 if TYPE_CHECKING:
-    from spec.protocols import Request, ResponseWriter, Store
+    from spec.protocols import AsyncStore, Request, ResponseWriter, Store
 
 __all__ = ["FLASH_KEY", "Session", "SessionKey"]
 
@@ -59,7 +61,7 @@ class Session(BaseModel):
     is_new: bool = True
     load_error: DecodeError | None = None
 
-    _store: Store | None = PrivateAttr(default=None)
+    _store: Store | AsyncStore | None = PrivateAttr(default=None)
     _regenerate: bool = PrivateAttr(default=False)
     _modified: bool = PrivateAttr(default=False)
 
@@ -104,19 +106,32 @@ class Session(BaseModel):
     # -- store binding -----------------------------------------------------
 
     @property
-    def store(self) -> Store | None:
+    def store(self) -> Store | AsyncStore | None:
         """The store that produced this session, or ``None``."""
         return self._store
 
-    def bind(self, store: Store) -> None:
+    def bind(self, store: Store | AsyncStore) -> None:
         """Record the store this session belongs to (called by stores and the registry)."""
         self._store = store
 
     def save(self, request: Request, response: ResponseWriter) -> None:
         """Save through the store that produced this session (gorilla's ``session.Save``)."""
-        if self._store is None:
+        store = self._store
+        if store is None:
             raise MissingStoreError(self.name)
-        self._store.save(request, response, self)
+        if inspect.iscoroutinefunction(store.save):
+            raise ConfigurationError(f"session {self.name!r} comes from an async store: use asave")
+        store.save(request, response, self)
+
+    async def asave(self, request: Request, response: ResponseWriter) -> None:
+        """Save through an async store (a sync store's save runs in a worker thread)."""
+        store = self._store
+        if store is None:
+            raise MissingStoreError(self.name)
+        if inspect.iscoroutinefunction(store.save):
+            await store.save(request, response, self)
+        else:
+            await asyncio.to_thread(store.save, request, response, self)
 
     # -- flashes -----------------------------------------------------------
 
