@@ -6,7 +6,8 @@ Vectors live in ``tests/vectors/gorilla`` (see its README). Coverage:
 * ``gob`` round trips and decodes: at the signing layer. The vectors record the
   exact gob bytes Go signed (``parts.serialized_hex``); a :class:`NopSerializer`
   over those bytes must give Go's cookie byte for byte, proving the base64,
-  HMAC and AES-CTR layers independently of any gob implementation;
+  HMAC and AES-CTR layers independently of any gob implementation (the gob
+  values themselves are checked in ``test_gob_vectors.py``);
 * ``decode_error`` vectors that fail before deserialization: same error type and
   message; those that fail inside gob are checked up to the serializer;
 * ``encode_error`` vectors: same error (raised at construction where ours
