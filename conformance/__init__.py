@@ -14,10 +14,25 @@ and run pytest. Every test names the clause it checks; clauses whose
 capability is not declared skip with a reason naming it. No conftest and no
 pytest plugin are involved. ``python -m conformance`` prints a per-clause
 report. Requires the ``sessionspec[conformance]`` extra (pytest, hypothesis).
+
+Async stores (:class:`spec.AsyncStore`) are proved by the same class and the
+same clauses: let ``make_store`` (and ``make_store_with_keys``) return the
+async store. The suite wraps it in a sync view that runs its coroutines on
+one event loop in a dedicated thread, shared by the whole run, so clients
+bound to a loop (``redis.asyncio``, SQLAlchemy's async engines) keep
+working across tests, and the threaded clauses become concurrent tasks.
+``raw_record`` and ``break_backend`` receive the async store itself and may
+be ``async def``; :func:`run_async` runs other coroutines on that loop
+(closing a client in a fixture's teardown). For mypy, parametrize with
+``Any`` (``StoreConformance[Any]``): the type parameter is bound to the sync
+``Store``. ``python -m conformance`` accepts factories returning async
+stores the same way (``reference_impl.aio.memory:conformance_factory``).
+See ``docs/async.md``.
 """
 
 from __future__ import annotations
 
+from conformance._async import run_async as run_async
 from conformance._base import SUITE_VERSION as SUITE_VERSION
 from conformance._base import S
 from conformance._base import since as since
@@ -33,6 +48,7 @@ __all__ = [
     "Browser",
     "Capabilities",
     "StoreConformance",
+    "run_async",
     "since",
 ]
 
@@ -43,4 +59,5 @@ class StoreConformance(StoreClauses[S], ServerSideClauses[S]):
     Generic over the store type. Subclass it as ``TestSomething`` and
     provide :meth:`make_store` and :attr:`capabilities`; optionally
     :meth:`make_store_with_keys`, :meth:`raw_record` and :meth:`break_backend`.
+    The store may be sync or async (see the package docstring).
     """

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import pytest
 
+from conformance._async import accept_async_hooks
 from conformance._capabilities import Capabilities
 from spec import ManualClock, Store
 
@@ -43,16 +44,24 @@ class StoreBase(Generic[S]):
     provide :meth:`make_store_with_keys` and :meth:`raw_record` to unlock
     more clauses. Everything else is defined here, on the class: nothing
     depends on a ``conftest.py`` and no pytest plugin is registered.
+
+    The hooks may deal in async stores (``conformance._async``): each
+    subclass's hooks are wrapped when the class is created, so the clauses
+    see a sync view of an async store, run on the suite's event loop.
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: Pin to an older suite level to skip tests added after it.
     conformance_level: ClassVar[str] = SUITE_VERSION
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        accept_async_hooks(cls)
+
     # -- hooks ---------------------------------------------------------------
 
     def make_store(self, clock: ManualClock) -> S:
-        """Return a fresh store whose codecs and expiry use ``clock``."""
+        """Return a fresh store (sync or async) whose codecs and expiry use ``clock``."""
         raise NotImplementedError("a StoreConformance subclass must implement make_store")
 
     def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> S:

@@ -79,11 +79,13 @@ def build_case(spec: str) -> type[StoreConformance[Store]]:
                 raise NotImplementedError
             return with_keys(*key_pairs)
 
-        def break_backend(self, store: Store) -> None:
-            breaker: Callable[[Store], None] | None = getattr(factory, "break_backend", None)
+        def break_backend(self, store: Store) -> object:
+            # May be ``async def`` for an async store: return what it gives,
+            # so the async adapter awaits it.
+            breaker: Callable[[Store], object] | None = getattr(factory, "break_backend", None)
             if breaker is None:
                 raise NotImplementedError
-            breaker(store)
+            return breaker(store)
 
     Case.__qualname__ = Case.__name__ = "StoreCase"
     return Case

@@ -35,8 +35,11 @@ class ServerSideClauses(StoreBase[S]):
         if request.function.__name__.startswith("test_s10_"):
             self.require("server_side", "S-10")
 
-    def break_backend(self, store: S) -> None:
-        """Optional hook: make every later backend operation of ``store`` fail."""
+    def break_backend(self, store: S) -> object:
+        """Optional hook: make every later backend operation of ``store`` fail.
+
+        May be ``async def`` for an async store (the suite awaits it).
+        """
         raise NotImplementedError
 
     # S-10.1 ------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""Machinery every reference store shares: codecs, default options, cookie decoding."""
+"""Machinery every reference store shares: codecs, default options, cookie decoding.
+
+:class:`StoreCore` holds the load logic as a plan (``reference_impl._plan``)
+that sync stores (:class:`CodecStoreBase`) and async stores
+(``reference_impl.aio``) both run, so it is written once.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Self
+from typing import Generic, Self, TypeVar
 
+from reference_impl._plan import Op, Plan, run_plan
 from reference_impl.securecookie import SecureCookie, codecs_from_pairs, decode_multi
 from reference_impl.serializers import JSONSerializer
-from spec import Clock, Options, Registry, Request, ResponseWriter, Session, SessionKey, Store
+from spec import Clock, Options, Registry, Request, ResponseWriter, Session, SessionKey
 from spec.errors import (
     ConfigurationError,
     DecodeError,
@@ -27,10 +33,13 @@ __all__ = [
     "TEST_KEYS",
     "CodecStoreBase",
     "ConformanceFactory",
+    "StoreCore",
     "log_rejection",
     "most_specific",
     "values_of",
 ]
+
+_S = TypeVar("_S")
 
 #: Fixed, public keys used only by the conformance factories. Never use in production.
 TEST_KEYS = (b"sessionspec-conformance-hash-key", b"sessionspec-conformance-blockkey")
@@ -74,22 +83,28 @@ def values_of(decoded: object) -> dict[SessionKey, object]:
 
 
 def log_rejection(store: object, name: str, error: DecodeError) -> None:
-    """Log a rejected cookie or record: WARNING if forged or corrupt, DEBUG if merely stale."""
+    """Log a rejected cookie or record: WARNING if forged or corrupt, DEBUG if merely stale.
+
+    ``store`` is the store (its class names it) or the name itself.
+    """
     level = logging.DEBUG if isinstance(error, _BENIGN) else logging.WARNING
+    label = store if isinstance(store, str) else type(store).__name__
     security_log.log(
-        level,
-        "rejected session %r in %s: %s: %s",
-        name, type(store).__name__, type(error).__name__, error,
+        level, "rejected session %r in %s: %s: %s", name, label, type(error).__name__, error,
     )
 
 
-class CodecStoreBase:
-    """Key handling, default options and the registry hook shared by every store.
+class StoreCore:
+    """What a store decides, without any I/O: keys, default options, the load/save plans.
 
     ``key_pairs`` are gorilla's ``hash, block, hash, block, ...``: the first
     pair signs (and encrypts) everything new, every pair is tried when
     decoding, so keys rotate by prepending a new pair and dropping the oldest
     one once its cookies have expired.
+
+    Sync stores (:class:`CodecStoreBase`) and async ones
+    (``reference_impl.aio``) both run these plans; they differ only in how a
+    backend step is performed.
     """
 
     def __init__(
@@ -104,6 +119,8 @@ class CodecStoreBase:
         self.options = options if options is not None else Options()
         self.clock: Clock = clock if clock is not None else time.time
         self.serializer: Serializer = serializer if serializer is not None else JSONSerializer()
+        #: The name rejections are logged under (an async wrapper puts its own here).
+        self.label = type(self).__name__
         # A browser-session default (max_age 0) must not switch server-side
         # expiry off, so the codecs keep the 30-day default in that case.
         codec_max_age = self.options.max_age if self.options.max_age > 0 else Options().max_age
@@ -111,27 +128,23 @@ class CodecStoreBase:
             *key_pairs, serializer=self.serializer, clock=self.clock, max_age=codec_max_age
         )
 
-    def get(self, request: Request, name: str) -> Session:
-        """Return session ``name`` for this request, loading it once (through the registry)."""
-        return Registry.of(request).get(self, name)
-
-    def new(self, request: Request, name: str) -> Session:
+    def new_plan(self, request: Request, name: str) -> Plan[Session]:
         """Load session ``name`` from the first of its cookies that loads, else a fresh one.
 
         Every cookie with that name is tried in header order (a browser may
         send several, from different paths or domains). A cookie that does
         not load never raises: the session is fresh and ``load_error`` says
-        why. Only a backend failure raises (``StoreError``): an outage must
-        not pass for "no session".
+        why (the most specific error, logged). Only a backend failure raises
+        (``StoreError``): an outage must not pass for "no session".
         """
         session = self._new_session(name)
         first_error: DecodeError | None = None
         for raw in request.cookie_values(name):
             try:
-                session_id, values = self._load(name, raw)
+                session_id, values = yield from self.load_plan(name, raw)
             except DecodeError as exc:
                 error = most_specific(exc)
-                log_rejection(self, name, error)
+                log_rejection(self.label, name, error)
                 first_error = first_error or error
                 continue
             session.values = values
@@ -142,12 +155,21 @@ class CodecStoreBase:
         session.load_error = first_error
         return session
 
+    def load_plan(self, name: str, raw: str) -> Plan[tuple[str, dict[SessionKey, object]]]:
+        """Turn one cookie value into ``(session ID, values)``, or raise ``DecodeError``.
+
+        By default a plan with no backend step around :meth:`_load`, for
+        stores that keep everything in the cookie.
+        """
+        return self._load(name, raw)
+        yield  # a generator with no steps
+
     def _load(self, name: str, raw: str) -> tuple[str, dict[SessionKey, object]]:
         """Turn one cookie value into ``(session ID, values)``, or raise ``DecodeError``."""
         raise NotImplementedError
 
-    def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
-        """Persist ``session`` and set its cookie; each store implements it."""
+    def save_plan(self, request: Request, response: ResponseWriter, session: Session) -> Plan[None]:
+        """Persist ``session`` and set its cookie, as a plan."""
         raise NotImplementedError
 
     def max_age(self, seconds: int) -> None:
@@ -190,28 +212,63 @@ class CodecStoreBase:
         return clone
 
     def _new_session(self, name: str) -> Session:
-        session = Session(name=name, options=self.options)
-        session.bind(self)
-        return session
+        return Session(name=name, options=self.options)
 
     def _decode(self, name: str, value: str) -> object:
         return decode_multi(name, value, self.codecs)
 
 
-class ConformanceFactory:
+class CodecStoreBase(StoreCore):
+    """A sync :class:`~spec.Store` over :class:`StoreCore`: plans run with blocking calls.
+
+    A store without backend I/O (``CookieStore``) implements :meth:`_load`
+    and :meth:`save`; a server-side one supplies the plans and
+    :meth:`_perform` (see ``reference_impl._server_side``).
+    """
+
+    def get(self, request: Request, name: str) -> Session:
+        """Return session ``name`` for this request, loading it once (through the registry)."""
+        return Registry.of(request).get(self, name)
+
+    def new(self, request: Request, name: str) -> Session:
+        """Load session ``name`` (see :meth:`StoreCore.new_plan`), bypassing the cache."""
+        return run_plan(self.new_plan(request, name), self._perform)
+
+    def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
+        """Persist ``session`` and set its cookie; each store implements it."""
+        raise NotImplementedError
+
+    def save_plan(self, request: Request, response: ResponseWriter, session: Session) -> Plan[None]:
+        """A store without backend I/O saves in one synchronous, CPU-only step."""
+        self.save(request, response, session)
+        return
+        yield  # a generator with no steps
+
+    def _perform(self, op: Op) -> object:
+        """Run one backend step; stores without a backend never yield one."""
+        raise NotImplementedError(f"{type(self).__name__} has no backend for {op!r}")
+
+    def _new_session(self, name: str) -> Session:
+        session = super()._new_session(name)
+        session.bind(self)
+        return session
+
+
+class ConformanceFactory(Generic[_S]):
     """A store factory for ``python -m conformance``: ``factory(clock, *key_pairs)``.
 
     Uses :data:`TEST_KEYS` unless keys are given, and carries the store's
     declared ``capabilities`` (field names of ``conformance.Capabilities``)
-    and a short ``label`` for the report.
+    and a short ``label`` for the report. The store may be sync or async
+    (the suite runs an async one on its event-loop thread).
     """
 
     def __init__(
         self,
         label: str,
-        build: Callable[[Clock, tuple[bytes, ...]], Store],
+        build: Callable[[Clock, tuple[bytes, ...]], _S],
         capabilities: dict[str, object],
-        break_backend: Callable[[Store], None] | None = None,
+        break_backend: Callable[[_S], object] | None = None,
     ) -> None:
         self.label = label
         self.build = build
@@ -220,6 +277,6 @@ class ConformanceFactory:
             #: Makes a store's backend fail, for the outage clause (S-10.4).
             self.break_backend = break_backend
 
-    def __call__(self, clock: Clock, *key_pairs: bytes) -> Store:
+    def __call__(self, clock: Clock, *key_pairs: bytes) -> _S:
         """A fresh store on ``clock``."""
         return self.build(clock, key_pairs or TEST_KEYS)

@@ -5,6 +5,11 @@ this module turns them into a :class:`~spec.Store` with the guarantees of
 ``docs/spec.md`` S-10: IDs are random and validated before any I/O, create
 never overwrites, a save never resurrects a deleted session, an ID from a
 cookie is never reused for a fresh session.
+
+Those decisions live in :class:`ServerSideCore` as plans (``reference_impl._plan``)
+with no I/O of their own: :class:`ServerSideStore` performs their steps on a
+sync backend, ``reference_impl.aio.AsyncServerSideStore`` awaits them on an
+async one, so the guarantees are written once for both.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from reference_impl._base import CodecStoreBase, values_of
+from reference_impl import _plan as step
+from reference_impl._base import CodecStoreBase, StoreCore, values_of
+from reference_impl._plan import Create, Delete, Op, Plan, Read, Update, run_plan
 from reference_impl.securecookie import encode_multi
 from spec import Clock, Cookie, Options, Request, ResponseWriter, Session, SessionKey
 from spec.errors import (
@@ -27,7 +34,15 @@ from spec.errors import (
 )
 from spec.protocols import Serializer
 
-__all__ = ["ID_PATTERN", "RecordBackend", "ServerSideStore", "new_session_id"]
+__all__ = [
+    "ID_PATTERN",
+    "RecordBackend",
+    "ServerSideCore",
+    "ServerSideStore",
+    "check_session_id",
+    "new_session_id",
+    "perform",
+]
 
 #: 32 random bytes in unpadded base32: gorilla's FilesystemStore ID shape.
 ID_PATTERN = re.compile(r"[A-Z2-7]{52}")
@@ -82,21 +97,24 @@ class RecordBackend(Protocol):
         ...
 
 
-class ServerSideStore(CodecStoreBase):
-    """A store whose cookie holds only the signed session ID."""
+def perform(backend: RecordBackend, op: Op) -> object:
+    """Run one plan step on a sync backend and return what the backend returned."""
+    if isinstance(op, Read):
+        return backend.read(op.session_id)
+    if isinstance(op, Create):
+        return backend.create(op.session_id, op.data, op.expires_at, op.ttl)
+    if isinstance(op, Update):
+        return backend.update(op.session_id, op.data, op.expires_at, op.ttl)
+    if isinstance(op, Delete):
+        backend.delete(op.session_id)
+        return None
+    raise TypeError(f"not a backend step: {op!r}")
 
-    def __init__(
-        self,
-        backend: RecordBackend,
-        key_pairs: Sequence[bytes],
-        options: Options | None,
-        serializer: Serializer | None,
-        clock: Clock | None,
-    ) -> None:
-        super().__init__(key_pairs, options, serializer, clock)
-        self.backend = backend
 
-    def _load(self, name: str, raw: str) -> tuple[str, dict[SessionKey, object]]:
+class ServerSideCore(StoreCore):
+    """The decisions of a store whose cookie holds only the signed session ID, as plans."""
+
+    def load_plan(self, name: str, raw: str) -> Plan[tuple[str, dict[SessionKey, object]]]:
         """Verify the signed ID, check its shape, then fetch and verify the record.
 
         A fresh session never takes over an ID from a cookie (unknown,
@@ -107,7 +125,7 @@ class ServerSideStore(CodecStoreBase):
         if not isinstance(session_id, str):
             raise InvalidSessionIDError()
         check_session_id(session_id)
-        record = self.backend.read(session_id)
+        record = yield from step.read(session_id)
         if record is None:
             raise SessionNotFoundError(name)
         data, expires_at = record
@@ -116,7 +134,7 @@ class ServerSideStore(CodecStoreBase):
             raise ExpiredTimestampError(int(expires_at), int(now))
         return session_id, values_of(self._decode(name, data))
 
-    def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
+    def save_plan(self, request: Request, response: ResponseWriter, session: Session) -> Plan[None]:
         """Create, update or delete the record, then write the ID cookie.
 
         ``options.max_age < 0`` deletes the record and the cookie. A loaded
@@ -132,7 +150,7 @@ class ServerSideStore(CodecStoreBase):
         if session.options.max_age < 0:
             had_cookie = bool(session.id) or bool(request.cookie_values(name))
             if session.id:
-                self.backend.delete(session.id)
+                yield from step.delete(session.id)
                 session.id = ""
             session.clear_regenerate_request()
             session.mark_unmodified()
@@ -144,23 +162,23 @@ class ServerSideStore(CodecStoreBase):
         expires_at = now + ttl if ttl else None
         old_id = session.id if session.regenerate_requested else ""
         if session.id and not old_id:
-            if not self.backend.update(session.id, data, expires_at, ttl):
+            if not (yield from step.update(session.id, data, expires_at, ttl)):
                 raise SessionInterruptedError(name)
             session_id = session.id
         else:
-            session_id = self._create(data, expires_at, ttl)
+            session_id = yield from self._create_plan(data, expires_at, ttl)
         cookie_value = encode_multi(name, session_id, self.codecs)
         if old_id:
-            self.backend.delete(old_id)
+            yield from step.delete(old_id)
         session.id = session_id
         session.clear_regenerate_request()
         session.mark_unmodified()
         response.set_cookie(Cookie.for_session(name, cookie_value, session.options, now))
 
-    def _create(self, data: str, expires_at: float | None, ttl: int | None) -> str:
+    def _create_plan(self, data: str, expires_at: float | None, ttl: int | None) -> Plan[str]:
         for _ in range(_CREATE_ATTEMPTS):
             session_id = new_session_id()
-            if self.backend.create(session_id, data, expires_at, ttl):
+            if (yield from step.create(session_id, data, expires_at, ttl)):
                 return session_id
         raise StoreError(f"could not create a unique session ID in {_CREATE_ATTEMPTS} attempts")
 
@@ -171,3 +189,25 @@ class ServerSideStore(CodecStoreBase):
         if store_limit:
             lifetime = min(lifetime, store_limit)
         return lifetime or None
+
+
+class ServerSideStore(ServerSideCore, CodecStoreBase):
+    """A sync store whose cookie holds only the signed session ID."""
+
+    def __init__(
+        self,
+        backend: RecordBackend,
+        key_pairs: Sequence[bytes],
+        options: Options | None,
+        serializer: Serializer | None,
+        clock: Clock | None,
+    ) -> None:
+        super().__init__(key_pairs, options, serializer, clock)
+        self.backend = backend
+
+    def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
+        """Run :meth:`ServerSideCore.save_plan` on the backend."""
+        run_plan(self.save_plan(request, response, session), self._perform)
+
+    def _perform(self, op: Op) -> object:
+        return perform(self.backend, op)

@@ -12,7 +12,9 @@ store's clock, empty for none) lets the store enforce a session's shorter
 Every command touches one key (GET, SET NX/XX, DEL), so the store works on
 Redis Cluster unchanged (pass a ``redis.cluster.RedisCluster`` as
 ``client=``). The Redis TTL only collects garbage; whether a session is alive
-is decided by the store's clock (``docs/backends/redis.md``).
+is decided by the store's clock (``docs/backends/redis.md``). The keys,
+record format and commands (:class:`RedisKeys`) are shared with the async
+twin, ``reference_impl.aio.redis.AsyncRedisStore``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
+from typing import NamedTuple
 
 import redis as redis_py
 from redis.backoff import EqualJitterBackoff, NoBackoff
@@ -35,7 +39,16 @@ from spec import Clock, Options, Store
 from spec.errors import ConfigurationError, DeserializeError, StoreError
 from spec.protocols import Serializer
 
-__all__ = ["DEFAULT_URL", "RedisStore", "conformance_factory"]
+__all__ = [
+    "DEFAULT_URL",
+    "RedisKeys",
+    "RedisStore",
+    "SetCommand",
+    "as_store_error",
+    "conformance_factory",
+    "pool_settings",
+    "unpack",
+]
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 _CONFORMANCE_URL_ENV = "SESSIONSPEC_REDIS_URL"
@@ -46,7 +59,7 @@ _FAILURES = (RedisError, RedisClusterException, OSError)
 
 
 @contextlib.contextmanager
-def _as_store_error(action: str) -> Iterator[None]:
+def as_store_error(action: str) -> Iterator[None]:
     """Turn every client failure into :class:`StoreError`: an outage is never "no session"."""
     try:
         yield
@@ -54,7 +67,43 @@ def _as_store_error(action: str) -> Iterator[None]:
         raise StoreError(f"redis {action} failed: {type(exc).__name__}: {exc}") from exc
 
 
-class _RedisBackend:
+class SetCommand(NamedTuple):
+    """One ``SET key value [EX ttl] NX|XX``, built once for the sync and async backends."""
+
+    key: str
+    value: str
+    ex: int | None
+    nx: bool
+    xx: bool
+
+
+class RedisKeys:
+    """Where and what both backends write: keys, packed records and ``SET`` options.
+
+    Shared with ``reference_impl.aio.redis``, so the async store sends
+    exactly the commands this one does.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.ttl_cap: int | None = None
+
+    def key(self, session_id: str) -> str:
+        return self.prefix + session_id
+
+    def set_command(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None,
+        *, only_new: bool,
+    ) -> SetCommand:
+        """``SET NX`` to create (never overwrites), ``SET XX`` to update (never resurrects)."""
+        if ttl is not None and self.ttl_cap is not None:
+            ttl = min(ttl, self.ttl_cap)
+        # Without a TTL (store max age 0), a plain SET also clears an old one.
+        return SetCommand(self.key(session_id), _pack(data, expires_at), ttl,
+                          only_new, not only_new)
+
+
+class _RedisBackend(RedisKeys):
     """The four record primitives, one single-key Redis command each.
 
     ``create`` is ``SET NX`` (never overwrites another session), ``update`` is
@@ -65,40 +114,32 @@ class _RedisBackend:
     """
 
     def __init__(self, client: redis_py.Redis | RedisCluster, prefix: str) -> None:
+        super().__init__(prefix)
         self.client = client
-        self.prefix = prefix
-        self.ttl_cap: int | None = None
-
-    def key(self, session_id: str) -> str:
-        return self.prefix + session_id
 
     def read(self, session_id: str) -> tuple[str, float | None] | None:
-        with _as_store_error("GET"):
+        with as_store_error("GET"):
             raw: object = self.client.get(self.key(session_id))
-        return None if raw is None else _unpack(raw)
+        return None if raw is None else unpack(raw)
 
     def create(
         self, session_id: str, data: str, expires_at: float | None, ttl: int | None
     ) -> bool:
-        return self._set(session_id, _pack(data, expires_at), ttl, only_new=True)
+        return self._set(self.set_command(session_id, data, expires_at, ttl, only_new=True))
 
     def update(
         self, session_id: str, data: str, expires_at: float | None, ttl: int | None
     ) -> bool:
-        return self._set(session_id, _pack(data, expires_at), ttl, only_new=False)
+        return self._set(self.set_command(session_id, data, expires_at, ttl, only_new=False))
 
     def delete(self, session_id: str) -> None:
-        with _as_store_error("DEL"):
+        with as_store_error("DEL"):
             self.client.delete(self.key(session_id))
 
-    def _set(self, session_id: str, value: str, ttl: int | None, *, only_new: bool) -> bool:
-        if ttl is not None and self.ttl_cap is not None:
-            ttl = min(ttl, self.ttl_cap)
-        # Without a TTL (store max age 0), a plain SET also clears an old one.
-        with _as_store_error("SET"):
+    def _set(self, command: SetCommand) -> bool:
+        with as_store_error("SET"):
             done: object = self.client.set(
-                self.key(session_id), value, ex=ttl, nx=only_new, xx=not only_new
-            )
+                command.key, command.value, ex=command.ex, nx=command.nx, xx=command.xx)
         return bool(done)
 
 
@@ -106,7 +147,7 @@ def _pack(data: str, expires_at: float | None) -> str:
     return ("" if expires_at is None else repr(float(expires_at))) + "|" + data
 
 
-def _unpack(raw: object) -> tuple[str, float | None]:
+def unpack(raw: object) -> tuple[str, float | None]:
     """Split ``<deadline>|<data>``; anything else is a corrupt record.
 
     A corrupt value (not ASCII, no ``|``, a deadline that is not a finite
@@ -124,21 +165,32 @@ def _unpack(raw: object) -> tuple[str, float | None]:
     return data, deadline
 
 
+def pool_settings(
+    timeout: float, connect_timeout: float, max_connections: int | None, retries: int
+) -> tuple[dict[str, object], bool]:
+    """Pool keywords (without ``retry``) and whether the pool must block: sync and async alike."""
+    if retries < 0 or (max_connections is not None and max_connections < 1):
+        raise ConfigurationError("RedisStore: retries must be >= 0, max_connections >= 1")
+    # A bounded pool waits up to ``timeout`` for a free connection instead of failing.
+    bounded: dict[str, object] = {} if max_connections is None else {
+        "max_connections": max_connections, "timeout": timeout}
+    return {"socket_timeout": timeout, "socket_connect_timeout": connect_timeout,
+            **bounded}, bool(bounded)
+
+
+#: Quick retries with jitter (``Retry(BACKOFF(), retries)``, sync or async ``Retry``).
+BACKOFF = partial(EqualJitterBackoff, cap=0.1, base=0.01)
+
+
 def _client_for(
     url: str, timeout: float, connect_timeout: float, max_connections: int | None, retries: int
 ) -> redis_py.Redis:
     """A client with its own pool; nothing connects until the first command."""
-    if retries < 0 or (max_connections is not None and max_connections < 1):
-        raise ConfigurationError("RedisStore: retries must be >= 0, max_connections >= 1")
-    retry = Retry(EqualJitterBackoff(cap=0.1, base=0.01), retries)
-    # A bounded pool waits up to ``timeout`` for a free connection instead of failing.
-    bounded: dict[str, float] = {} if max_connections is None else {
-        "max_connections": max_connections, "timeout": timeout}
-    pool_class = redis_py.ConnectionPool if not bounded else redis_py.BlockingConnectionPool
+    settings, blocking = pool_settings(timeout, connect_timeout, max_connections, retries)
+    pool_class = redis_py.BlockingConnectionPool if blocking else redis_py.ConnectionPool
     from_url: Callable[..., redis_py.ConnectionPool] = pool_class.from_url  # untyped in redis 5
     try:
-        pool = from_url(url, socket_timeout=timeout, socket_connect_timeout=connect_timeout,
-                        retry=retry, **bounded)
+        pool = from_url(url, retry=Retry(BACKOFF(), retries), **settings)
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(f"RedisStore: bad url: {exc}") from exc
     return redis_py.Redis(connection_pool=pool)

@@ -6,7 +6,9 @@ mode, so its atomicity is the database's own: create is a plain ``INSERT``
 that fails on the primary key instead of overwriting, update is ``UPDATE
 ... WHERE id = ?`` whose row count says whether the session still exists,
 and :meth:`SQLStore.purge_expired` is one ``DELETE``. Needs the
-``sessionspec[sql]`` extra; see ``docs/backends/sql.md``.
+``sessionspec[sql]`` extra; see ``docs/backends/sql.md``. The statements
+and engine settings (``reference_impl._sql_shared``) are shared with the
+async twin, ``reference_impl.aio.sql.AsyncSQLStore``.
 """
 
 from __future__ import annotations
@@ -20,27 +22,26 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.engine import Connection, Engine
 
 from reference_impl._base import ConformanceFactory
 from reference_impl._server_side import ServerSideStore
+from reference_impl._sql_shared import Queries, engine_arguments, store_error
 from spec import Clock, Options, Store
-from spec.errors import ConfigurationError, StoreError
+from spec.errors import ConfigurationError
 from spec.protocols import Serializer
 
 __all__ = ["DEFAULT_URL", "SQLStore", "conformance_factory", "create_engine", "session_table"]
 
 DEFAULT_URL = "sqlite:///sessions.db"
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 #: Letters, digits and ``_``; 48 at most so ``ix_<table>_expires_at`` fits in 63.
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
-#: Pooled connections are replaced before a server or firewall drops idle ones.
-_POOL_RECYCLE_SECONDS = 1800
 
 
 def session_table(name: str) -> sa.Table:
@@ -62,12 +63,9 @@ def session_table(name: str) -> sa.Table:
 
 
 class _SQLBackend:
-    """The four record primitives, each one autocommitted statement.
+    """The four record primitives, each one autocommitted statement (see :class:`Queries`).
 
-    No read-then-write: the primary key makes a racing create fail rather
-    than overwrite another browser's session (S-10.6), and the ``UPDATE``'s
-    row count makes a save after a logout in another tab fail rather than
-    resurrect the session (S-10.5), across threads, processes and hosts.
+    No read-then-write, so the database's own atomicity is the store's.
     Every SQLAlchemy error becomes :class:`StoreError` (without statement
     parameters: they hold session IDs), so an outage is never "no session".
     """
@@ -76,19 +74,14 @@ class _SQLBackend:
         self.table, self._clock = table, clock
         self._ready, self._lock = False, threading.Lock()
         self.use_engine(engine)
-        c, sid = table.c, sa.bindparam("sid", type_=sa.String)
-        self._select = sa.select(c.data, c.expires_at).where(c.id == sid)
-        self._insert = sa.insert(table)
-        self._update = sa.update(table).where(c.id == sid).values(
-            data=sa.bindparam("data"), expires_at=sa.bindparam("exp"))
-        self._delete = sa.delete(table).where(c.id == sid)
-        self._purge = sa.delete(table).where(c.expires_at < sa.bindparam("now"))
+        self.queries = Queries(table)
 
     def use_engine(self, engine: Engine) -> None:
         self.engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    def _run(self, action: str, work: Callable[[Connection], _T]) -> _T:
+    def _run(self, action: str, statement: Callable[Concatenate[Connection, _P], _T],
+             *args: _P.args, **kwargs: _P.kwargs) -> _T:
         """Run one statement on a pooled connection; any failure is a :class:`StoreError`.
 
         A pooled connection found dead (the database restarted) is replaced
@@ -101,15 +94,14 @@ class _SQLBackend:
             self._ensure_table()
             try:
                 with self._autocommit.connect() as connection:
-                    return work(connection)
+                    return statement(connection, *args, **kwargs)
             except sa_exc.DBAPIError as exc:
                 if not exc.connection_invalidated:
                     raise
             with self._autocommit.connect() as connection:  # on a new connection, once
-                return work(connection)
+                return statement(connection, *args, **kwargs)
         except sa_exc.SQLAlchemyError as exc:
-            raise StoreError(
-                f"cannot {action} in table {self.table.name!r}: {_describe(exc)}") from exc
+            raise store_error(action, self.table, exc) from exc
 
     def _ensure_table(self) -> None:
         """Create table and index on first use, in one transaction where DDL has them."""
@@ -124,45 +116,23 @@ class _SQLBackend:
                 self._ready = True
 
     def read(self, session_id: str) -> tuple[str, float | None] | None:
-        row = self._run("read a session", lambda connection: connection.execute(
-            self._select, {"sid": session_id}).first())
-        return None if row is None else (row[0], row[1])
+        return self._run("read a session", self.queries.read, session_id)
 
     def create(
         self, session_id: str, data: str, expires_at: float | None, ttl: int | None
     ) -> bool:
-        def insert(connection: Connection) -> bool:
-            try:
-                connection.execute(
-                    self._insert, {"id": session_id, "data": data, "expires_at": expires_at})
-            except sa_exc.IntegrityError:
-                return False  # the ID exists: never overwrite it
-            return True
-
-        return self._run("create a session", insert)
+        return self._run("create a session", self.queries.create, session_id, data, expires_at)
 
     def update(
         self, session_id: str, data: str, expires_at: float | None, ttl: int | None
     ) -> bool:
-        return self._run("update a session", lambda connection: connection.execute(
-            self._update, {"sid": session_id, "data": data, "exp": expires_at}).rowcount) > 0
+        return self._run("update a session", self.queries.update, session_id, data, expires_at)
 
     def delete(self, session_id: str) -> None:
-        self._run("delete a session",
-                  lambda connection: connection.execute(self._delete, {"sid": session_id}))
+        self._run("delete a session", self.queries.delete, session_id)
 
     def purge_expired(self) -> int:
-        now = self._clock()
-        return max(0, self._run("purge sessions", lambda connection: connection.execute(
-            self._purge, {"now": now}).rowcount))
-
-
-def _describe(error: sa_exc.SQLAlchemyError) -> str:
-    """The driver's message, first line only: never the statement or its parameters."""
-    if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
-        lines = str(error.orig).strip().splitlines() or [""]
-        return f"{type(error.orig).__name__}: {lines[0]}"
-    return type(error).__name__
+        return self._run("purge sessions", self.queries.purge, self._clock())
 
 
 def create_engine(
@@ -177,32 +147,15 @@ def create_engine(
     retried by the store anyway; ``pool_pre_ping`` (one more round trip per
     operation) also covers connections a firewall dropped silently.
     """
+    args = engine_arguments(
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
+        connect_timeout=connect_timeout, statement_timeout=statement_timeout,
+        pool_pre_ping=pool_pre_ping, pooled=pooled)
     try:
-        parsed = make_url(url)
-        backend = parsed.get_backend_name()
-    except sa_exc.ArgumentError as exc:
-        raise ConfigurationError(f"invalid database URL: {exc}") from None
-    options: dict[str, object] = {"pool_pre_ping": pool_pre_ping, "hide_parameters": True}
-    connect: dict[str, object] = {}
-    memory = backend == "sqlite" and parsed.database in (None, "", ":memory:")
-    if backend == "sqlite":  # threads share pooled connections; writers wait for the lock
-        connect = {"check_same_thread": False, "timeout": statement_timeout}
-    elif backend in ("postgresql", "mysql", "mariadb"):
-        connect["connect_timeout"] = max(1, round(connect_timeout))
-    if backend == "postgresql":
-        connect["options"] = f"-c statement_timeout={round(statement_timeout * 1000)}"
-    if memory:
-        options["poolclass"] = StaticPool  # one connection, or each would be a new database
-    elif not pooled:
-        options["poolclass"] = NullPool
-    else:
-        options.update(pool_size=pool_size, max_overflow=max_overflow,
-                       pool_timeout=pool_timeout, pool_recycle=_POOL_RECYCLE_SECONDS)
-    try:
-        engine = sa.create_engine(parsed, connect_args=connect, **options)
+        engine = sa.create_engine(args.url, connect_args=args.connect_args, **args.options)
     except (sa_exc.ArgumentError, ImportError) as exc:
         raise ConfigurationError(f"cannot use database URL: {exc}") from None
-    if backend == "sqlite" and not memory:
+    if args.wal:
         sa.event.listen(engine, "connect", _sqlite_wal)
     return engine
 

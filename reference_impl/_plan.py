@@ -1,0 +1,143 @@
+"""Sans-I/O plans: the store logic once, for sync and async stores alike.
+
+A store's load and save decisions are written as *plans*: generators that
+yield backend steps (:class:`Read`, :class:`Create`, :class:`Update`,
+:class:`Delete`) and are sent each step's result. :func:`run_plan` performs
+the steps with blocking calls (the sync stores), :func:`arun_plan` awaits
+them (``reference_impl.aio``). Both kinds of store therefore make the same
+decisions in the same order, and every guarantee of ``docs/spec.md`` (ID
+checks before I/O, create never overwrites, no resurrection, regenerate_id,
+logging, size limits) lives in one place. A step that fails is raised
+*inside* the plan, at its ``yield``, exactly where a direct call would have
+raised, so the plan's own ``try``/``except`` behave as in straight-line code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import TypeAlias, TypeVar, cast
+
+__all__ = [
+    "Create",
+    "Delete",
+    "Op",
+    "Plan",
+    "Read",
+    "Record",
+    "Update",
+    "arun_plan",
+    "create",
+    "delete",
+    "read",
+    "run_plan",
+    "update",
+]
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """Fetch ``(data, expires_at)`` for an ID; the result is the record or ``None``."""
+
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    """Store a new record; the result is ``False`` (nothing written) if the ID exists."""
+
+    session_id: str
+    data: str
+    expires_at: float | None
+    ttl: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """Replace a record; the result is ``False`` (nothing written) if it is gone."""
+
+    session_id: str
+    data: str
+    expires_at: float | None
+    ttl: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Remove a record if present; the result is ``None``."""
+
+    session_id: str
+
+
+#: One backend step of a plan.
+Op: TypeAlias = Read | Create | Update | Delete
+#: A plan: yields backend steps, is sent their results, returns ``_T``.
+Plan: TypeAlias = Generator[Op, object, _T]
+#: A stored record: the securecookie text of the values and its deadline.
+Record: TypeAlias = tuple[str, float | None]
+
+
+# Typed steps for plans (``record = yield from read(sid)``). The drivers send
+# back exactly what the backend method returned, hence the casts.
+
+
+def read(session_id: str) -> Plan[Record | None]:
+    """Step: the record of ``session_id``, or ``None`` if absent."""
+    return cast("Record | None", (yield Read(session_id)))
+
+
+def create(session_id: str, data: str, expires_at: float | None, ttl: int | None) -> Plan[bool]:
+    """Step: store a new record; ``False`` if the ID is taken (nothing written)."""
+    return bool((yield Create(session_id, data, expires_at, ttl)))
+
+
+def update(session_id: str, data: str, expires_at: float | None, ttl: int | None) -> Plan[bool]:
+    """Step: replace a record; ``False`` if it is gone (nothing written)."""
+    return bool((yield Update(session_id, data, expires_at, ttl)))
+
+
+def delete(session_id: str) -> Plan[None]:
+    """Step: remove a record if present."""
+    yield Delete(session_id)
+
+
+def run_plan(plan: Plan[_T], perform: Callable[[Op], object]) -> _T:
+    """Drive ``plan`` with blocking calls: each step's result (or error) goes back in."""
+    try:
+        result: object = None
+        error: Exception | None = None
+        while True:
+            try:
+                op = plan.send(result) if error is None else plan.throw(error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            try:
+                result, error = perform(op), None
+            except Exception as exc:  # raised inside the plan, where the step was asked for
+                result, error = None, exc
+    finally:
+        plan.close()
+
+
+async def arun_plan(plan: Plan[_T], perform: Callable[[Op], Awaitable[object]]) -> _T:
+    """Drive ``plan`` awaiting each step: :func:`run_plan` for async stores.
+
+    Cancellation is not sent into the plan: it stops where it is (the store
+    is left as after an interrupted sync save: a record at most, no cookie).
+    """
+    try:
+        result: object = None
+        error: Exception | None = None
+        while True:
+            try:
+                op = plan.send(result) if error is None else plan.throw(error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            try:
+                result, error = await perform(op), None
+            except Exception as exc:
+                result, error = None, exc
+    finally:
+        plan.close()

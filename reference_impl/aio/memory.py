@@ -1,0 +1,49 @@
+"""AsyncMemoryStore: server-side sessions in a dict, behind an async interface."""
+
+from __future__ import annotations
+
+from reference_impl import memory
+from reference_impl._base import ConformanceFactory
+from reference_impl._plan import Op
+from reference_impl._server_side import perform
+from reference_impl.aio._base import AsyncStoreBase
+from reference_impl.memory import MemoryStore
+from spec import Clock, Options
+
+__all__ = ["AsyncMemoryStore", "conformance_factory"]
+
+
+class AsyncMemoryStore(AsyncStoreBase[MemoryStore]):
+    """:class:`~reference_impl.memory.MemoryStore` for async apps (tests, single process).
+
+    Each backend step is a dict operation under a lock held for
+    microseconds, so it runs on the event loop directly: a thread hop
+    would cost more than the step. The sync store does the work.
+    """
+
+    def __init__(
+        self,
+        *key_pairs: bytes,
+        options: Options | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(MemoryStore(*key_pairs, options=options, clock=clock))
+
+    async def _perform(self, op: Op) -> object:
+        return perform(self.core.backend, op)
+
+    async def purge_expired(self) -> int:
+        """Drop records past their deadline; return how many were dropped."""
+        return self.core.purge_expired()
+
+    def __len__(self) -> int:
+        """The number of records held (live or not yet purged)."""
+        return len(self.core)
+
+
+#: ``python -m conformance reference_impl.aio.memory:conformance_factory``
+conformance_factory = ConformanceFactory(
+    "async-memory",
+    lambda clock, keys: AsyncMemoryStore(*keys, clock=clock),
+    memory.conformance_factory.capabilities,
+)

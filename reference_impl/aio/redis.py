@@ -1,0 +1,179 @@
+"""AsyncRedisStore: server-side sessions in Redis through ``redis.asyncio``.
+
+Needs the ``sessionspec[redis]`` extra (redis-py). Keys, record format
+(``<deadline>|<securecookie text>``) and commands (GET, SET NX/XX with EX,
+DEL) are those of :class:`reference_impl.redis.RedisStore`, built by the
+same :class:`~reference_impl.redis.RedisKeys`, so sync and async stores (and
+their processes) share one Redis keyspace. Like every ``redis.asyncio``
+client, a store's connections belong to the event loop that opened them:
+use a store from one loop (the app's).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+import redis.asyncio as aredis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from reference_impl import redis as sync_redis
+from reference_impl._base import ConformanceFactory
+from reference_impl._plan import Record
+from reference_impl.aio._base import AsyncServerSideStore
+from reference_impl.redis import (
+    BACKOFF,
+    DEFAULT_URL,
+    RedisKeys,
+    SetCommand,
+    as_store_error,
+    pool_settings,
+    unpack,
+)
+from spec import Clock, Options
+from spec.errors import ConfigurationError
+from spec.protocols import Serializer
+
+__all__ = ["AsyncRedisStore", "conformance_factory"]
+
+
+class _AsyncRedisBackend(RedisKeys):
+    """The sync backend's commands, awaited; every failure is a :class:`StoreError`."""
+
+    def __init__(self, client: aredis.Redis | RedisCluster, prefix: str) -> None:
+        super().__init__(prefix)
+        self.client = client
+
+    async def read(self, session_id: str) -> Record | None:
+        with as_store_error("GET"):
+            raw: object = await self.client.get(self.key(session_id))
+        return None if raw is None else unpack(raw)
+
+    async def create(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return await self._set(self.set_command(session_id, data, expires_at, ttl, only_new=True))
+
+    async def update(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return await self._set(self.set_command(session_id, data, expires_at, ttl,
+                                                only_new=False))
+
+    async def delete(self, session_id: str) -> None:
+        with as_store_error("DEL"):
+            await self.client.delete(self.key(session_id))
+
+    async def _set(self, command: SetCommand) -> bool:
+        with as_store_error("SET"):
+            done: object = await self.client.set(
+                command.key, command.value, ex=command.ex, nx=command.nx, xx=command.xx)
+        return bool(done)
+
+
+def _client_for(
+    url: str, timeout: float, connect_timeout: float, max_connections: int | None, retries: int
+) -> aredis.Redis:
+    """An async client with its own pool, set up as the sync store's; connects lazily."""
+    settings, blocking = pool_settings(timeout, connect_timeout, max_connections, retries)
+    pool_class = aredis.BlockingConnectionPool if blocking else aredis.ConnectionPool
+    from_url: Callable[..., aredis.ConnectionPool] = pool_class.from_url
+    try:
+        pool = from_url(url, retry=Retry(BACKOFF(), retries), **settings)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"AsyncRedisStore: bad url: {exc}") from exc
+    return aredis.Redis(connection_pool=pool)
+
+
+class AsyncRedisStore(AsyncServerSideStore):
+    """:class:`~reference_impl.redis.RedisStore` for async apps, on ``redis.asyncio``.
+
+    The same arguments: ``url`` or an existing ``client=``
+    (``redis.asyncio.Redis`` or ``redis.asyncio.cluster.RedisCluster``), not
+    both; with ``url`` the store owns a pool with short timeouts and quick
+    retries, and :meth:`close` (awaited) releases it. Any Redis failure
+    raises :class:`~spec.errors.StoreError`. Keys expire by TTL, so there is
+    no ``purge_expired()``.
+    """
+
+    def __init__(
+        self,
+        *key_pairs: bytes,
+        url: str = DEFAULT_URL,
+        prefix: str = "session_",
+        options: Options | None = None,
+        serializer: Serializer | None = None,
+        clock: Clock | None = None,
+        client: aredis.Redis | RedisCluster | None = None,
+        socket_timeout: float = 2.0,
+        socket_connect_timeout: float = 2.0,
+        max_connections: int | None = None,
+        retries: int = 1,
+    ) -> None:
+        self._owned: aredis.ConnectionPool | None = None
+        if client is None:
+            client = _client_for(url, socket_timeout, socket_connect_timeout,
+                                 max_connections, retries)
+            self._owned = client.connection_pool
+        elif url != DEFAULT_URL:
+            raise ConfigurationError("AsyncRedisStore: pass url or client, not both")
+        self._redis = _AsyncRedisBackend(client, prefix)
+        super().__init__(self._redis, key_pairs, options, serializer, clock)
+
+    @property
+    def client(self) -> aredis.Redis | RedisCluster:
+        """The ``redis.asyncio`` client the store talks through."""
+        return self._redis.client
+
+    @property
+    def prefix(self) -> str:
+        """Prepended to every session ID to form its Redis key."""
+        return self._redis.prefix
+
+    def key_for(self, session_id: str) -> str:
+        """The Redis key holding session ``session_id``."""
+        return self._redis.key(session_id)
+
+    async def close(self) -> None:
+        """Close the connections of a pool this store made (a passed-in client is yours)."""
+        if self._owned is not None:
+            await self._owned.disconnect()
+
+
+_shared: dict[str, aredis.Redis] = {}
+_shared_lock = threading.Lock()
+
+
+def _conformance_store(clock: Clock, keys: tuple[bytes, ...]) -> AsyncRedisStore:
+    """A store on ``$SESSIONSPEC_REDIS_URL`` under a random prefix of its own.
+
+    The stores of one run share a client, hence one event loop: the suite's.
+    """
+    url = os.environ.get(sync_redis._CONFORMANCE_URL_ENV, DEFAULT_URL)
+    with _shared_lock:
+        if url not in _shared:
+            _shared[url] = _client_for(url, 2.0, 2.0, None, 1)
+        client = _shared[url]
+    prefix = f"sessionspec-conformance:{os.urandom(8).hex()}:"
+    store = AsyncRedisStore(*keys, client=client, prefix=prefix, clock=clock)
+    store._redis.ttl_cap = sync_redis._CONFORMANCE_TTL_CAP
+    return store
+
+
+def break_backend(store: AsyncRedisStore) -> None:
+    """Simulate an outage: the store's client now talks to TCP port 0, where nothing listens."""
+    store._redis.client = aredis.Redis(
+        host="127.0.0.1", port=0, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+
+
+#: ``SESSIONSPEC_REDIS_URL=redis://host:6379/0 python -m conformance
+#: reference_impl.aio.redis:conformance_factory``
+conformance_factory = ConformanceFactory(
+    "async-redis",
+    _conformance_store,
+    sync_redis.conformance_factory.capabilities,
+    break_backend=break_backend,
+)

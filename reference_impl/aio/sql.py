@@ -1,0 +1,256 @@
+"""AsyncSQLStore: server-side sessions in one SQL table, through SQLAlchemy's asyncio engine.
+
+Needs the ``sessionspec[sql]`` extra plus an async driver: ``aiosqlite`` for
+``sqlite+aiosqlite://`` (the ``sql-async`` extra), psycopg 3 (already in
+``sql``) for ``postgresql+psycopg://``. The table, the statements
+(``reference_impl._sql_shared.Queries``) and the engine settings are the sync
+:class:`~reference_impl.sql.SQLStore`'s: each statement is the very function
+the sync store runs, handed to ``AsyncConnection.run_sync``. So sync and
+async stores share tables, and their guarantees are the same code.
+
+aiosqlite runs each connection in its own non-daemon thread: ``await
+store.close()`` (or dispose your engine) before the process exits, or it
+waits for them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
+
+from reference_impl import sql as sync_sql
+from reference_impl._base import ConformanceFactory
+from reference_impl._plan import Record
+from reference_impl._sql_shared import Queries, engine_arguments, store_error
+from reference_impl.aio._base import AsyncServerSideStore
+from reference_impl.sql import session_table
+from spec import Clock, Options
+from spec.errors import ConfigurationError
+from spec.protocols import Serializer
+
+__all__ = ["DEFAULT_URL", "AsyncSQLStore", "async_url", "conformance_factory",
+           "create_async_engine"]
+
+DEFAULT_URL = "sqlite+aiosqlite:///sessions.db"
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+#: Sync drivers with an asyncio twin: psycopg 3 does both; SQLite needs aiosqlite.
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "sqlite+pysqlite": "sqlite+aiosqlite",
+                  "postgresql": "postgresql+psycopg"}
+
+
+def async_url(url: str) -> str:
+    """``url`` with an asyncio driver: ``sqlite://`` → aiosqlite, ``postgresql://`` → psycopg.
+
+    Lets one URL setting (``sqlite:///sessions.db``) serve sync and async
+    stores. URLs naming another driver are left as they are.
+    """
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError as exc:
+        raise ConfigurationError(f"invalid database URL: {exc}") from None
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    if driver is None:
+        return url
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def create_async_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 10.0,
+    connect_timeout: float = 5.0, statement_timeout: float = 10.0,
+    pool_pre_ping: bool = False, pooled: bool = True,
+) -> AsyncEngine:
+    """:func:`reference_impl.sql.create_engine`'s settings, on an asyncio engine."""
+    args = engine_arguments(
+        async_url(url), pool_size=pool_size, max_overflow=max_overflow,
+        pool_timeout=pool_timeout, connect_timeout=connect_timeout,
+        statement_timeout=statement_timeout, pool_pre_ping=pool_pre_ping, pooled=pooled)
+    try:
+        engine = sa_create_async_engine(args.url, connect_args=args.connect_args, **args.options)
+    except (sa_exc.ArgumentError, sa_exc.InvalidRequestError, ImportError) as exc:
+        raise ConfigurationError(f"cannot use database URL: {exc}") from None
+    if args.wal:
+        sa.event.listen(engine.sync_engine, "connect", sync_sql._sqlite_wal)
+    return engine
+
+
+class _AsyncSQLBackend:
+    """The sync backend's statements, each awaited on an autocommit connection.
+
+    Same rules as the sync backend: a pooled connection found dead is
+    replaced and the statement retried once (every statement may be), the
+    table is created on first use, and every SQLAlchemy error becomes a
+    :class:`StoreError` without statement parameters.
+    """
+
+    def __init__(self, engine: AsyncEngine, table: sa.Table, clock: Clock) -> None:
+        self.table, self._clock, self._ready = table, clock, False
+        self.queries = Queries(table)
+        self.use_engine(engine)
+
+    def use_engine(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def _run(self, action: str, statement: Callable[Concatenate[Connection, _P], _T],
+                   *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            await self._ensure_table()
+            try:
+                async with self._autocommit.connect() as connection:
+                    return await connection.run_sync(statement, *args, **kwargs)
+            except sa_exc.DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+            async with self._autocommit.connect() as connection:  # on a new connection, once
+                return await connection.run_sync(statement, *args, **kwargs)
+        except sa_exc.SQLAlchemyError as exc:
+            raise store_error(action, self.table, exc) from exc
+
+    async def _ensure_table(self) -> None:
+        """Create table and index on first use (again if a racing creator got there first)."""
+        if self._ready:
+            return
+        for attempt in (1, 2):
+            try:
+                async with self.engine.begin() as connection:
+                    await connection.run_sync(self.table.metadata.create_all, checkfirst=True)
+                break
+            except sa_exc.SQLAlchemyError:
+                if attempt == 2:
+                    raise
+        self._ready = True
+
+    async def read(self, session_id: str) -> Record | None:
+        return await self._run("read a session", self.queries.read, session_id)
+
+    async def create(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return await self._run("create a session", self.queries.create,
+                               session_id, data, expires_at)
+
+    async def update(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return await self._run("update a session", self.queries.update,
+                               session_id, data, expires_at)
+
+    async def delete(self, session_id: str) -> None:
+        await self._run("delete a session", self.queries.delete, session_id)
+
+    async def purge_expired(self) -> int:
+        return await self._run("purge sessions", self.queries.purge, self._clock())
+
+
+class AsyncSQLStore(AsyncServerSideStore):
+    """:class:`~reference_impl.sql.SQLStore` for async apps, on an ``AsyncEngine``.
+
+    The same arguments: ``url`` (default ``sqlite+aiosqlite:///sessions.db``;
+    a sync URL gets its async driver, see :func:`async_url`) or a ready
+    ``engine`` (an ``AsyncEngine``, shared and never disposed by the store),
+    not both; the same table, deadlines and guarantees. :meth:`close` (awaited)
+    disposes an engine the store made.
+    """
+
+    def __init__(
+        self,
+        *key_pairs: bytes,
+        url: str | None = None,
+        table: str = "sessions",
+        options: Options | None = None,
+        serializer: Serializer | None = None,
+        clock: Clock | None = None,
+        engine: AsyncEngine | None = None,
+        pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 10.0,
+        connect_timeout: float = 5.0, statement_timeout: float = 10.0,
+        pool_pre_ping: bool = False,
+    ) -> None:
+        sql_table = session_table(table)
+        if engine is not None and url is not None:
+            raise ConfigurationError("give AsyncSQLStore a url or an engine, not both")
+        self._owns_engine = engine is None
+        if engine is None:
+            engine = create_async_engine(
+                url or DEFAULT_URL, pool_size=pool_size, max_overflow=max_overflow,
+                pool_timeout=pool_timeout, connect_timeout=connect_timeout,
+                statement_timeout=statement_timeout, pool_pre_ping=pool_pre_ping)
+        self._sql = _AsyncSQLBackend(engine, sql_table, clock if clock is not None else time.time)
+        super().__init__(self._sql, key_pairs, options, serializer, clock)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The SQLAlchemy async engine holding the sessions."""
+        return self._sql.engine
+
+    @property
+    def table(self) -> sa.Table:
+        """The session table."""
+        return self._sql.table
+
+    async def purge_expired(self) -> int:
+        """Delete every row past its deadline in one statement; count them."""
+        return await self._sql.purge_expired()
+
+    async def close(self) -> None:
+        """Close the pooled connections of an engine this store created."""
+        if self._owns_engine:
+            await self._sql.engine.dispose()
+
+
+#: Per URL, the async engine the conformance stores share (on the suite's event loop).
+_engines: dict[str, AsyncEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def _conformance_store(clock: Clock, keys: tuple[bytes, ...]) -> AsyncSQLStore:
+    """A store in a new table: on ``$SESSIONSPEC_SQL_URL``, else in a new SQLite file.
+
+    Tables on ``$SESSIONSPEC_SQL_URL`` are dropped at exit by the sync
+    factory's clean-up; SQLite files use no pool, so no connection thread
+    outlives a store.
+    """
+    table = f"sessions_{uuid.uuid4().hex[:16]}"
+    url = os.environ.get("SESSIONSPEC_SQL_URL")
+    if url:
+        sync_sql._shared_engine(url, table)  # registers the table for dropping at exit
+        with _engines_lock:
+            if url not in _engines:
+                _engines[url] = create_async_engine(url, connect_timeout=2.0)
+            engine = _engines[url]
+        return AsyncSQLStore(*keys, engine=engine, table=table, clock=clock)
+    directory = tempfile.mkdtemp(prefix="sessionspec-sql-")
+    engine = create_async_engine(f"sqlite:///{directory}/sessions.db", pooled=False)
+    return AsyncSQLStore(*keys, engine=engine, table=table, clock=clock)
+
+
+def break_backend(store: AsyncSQLStore) -> None:
+    """Simulate an outage: the store's engine now points where no database can be reached."""
+    url = store.engine.url
+    if url.get_backend_name() == "sqlite":
+        dead = url.set(database=os.path.join(os.devnull, "sessions.db"))
+    else:
+        dead = url.set(host="127.0.0.1", port=1)
+    store._sql.use_engine(create_async_engine(
+        dead.render_as_string(hide_password=False), connect_timeout=1.0, pooled=False))
+
+
+#: ``python -m conformance reference_impl.aio.sql:conformance_factory``: each store
+#: gets a new table, on ``$SESSIONSPEC_SQL_URL`` or in a new SQLite file.
+conformance_factory = ConformanceFactory(
+    "async-sql",
+    _conformance_store,
+    sync_sql.conformance_factory.capabilities,
+    break_backend=break_backend,
+)
