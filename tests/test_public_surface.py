@@ -1,0 +1,62 @@
+"""The public surface: names other code relies on never disappear silently (DESIGN.md)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+#: Removing a name from here is a breaking change: it needs a deprecation period.
+SURFACE: dict[str, set[str]] = {
+    "spec": {"Options", "SameSite", "Session", "Cookie", "Store", "AsyncStore", "Registry",
+             "Request", "ResponseWriter", "Codec", "Serializer", "Clock", "ManualClock",
+             "save_all", "asave_all", "parse_cookie_header", "cookie_values"},
+    "spec.errors": {"SessionError", "ConfigurationError", "EncodeError", "DecodeError",
+                    "MacInvalidError", "ExpiredTimestampError", "ValueTooLongError",
+                    "StoreError", "SessionInterruptedError", "SessionNotFoundError",
+                    "MultiDecodeError", "SaveAllError"},
+    "spec.http": {"SimpleRequest", "RecordingResponse", "CookieJar"},
+    "reference_impl": {"CookieStore", "FilesystemStore", "MemoryStore"},
+    "reference_impl.securecookie": {"SecureCookie", "codecs_from_pairs", "encode_multi",
+                                    "decode_multi", "generate_random_key"},
+    "reference_impl.serializers": {"JSONSerializer", "GobSerializer", "NopSerializer"},
+    "conformance": {"StoreConformance", "Capabilities", "SUITE_VERSION", "since", "Browser"},
+}
+
+
+@pytest.mark.parametrize("module", sorted(SURFACE))
+def test_public_names_are_exported(module: str) -> None:
+    """Every name of the stable surface is in the module's __all__ and importable."""
+    mod = importlib.import_module(module)
+    exported = set(mod.__all__)
+    assert SURFACE[module] <= exported, SURFACE[module] - exported
+    for name in exported:
+        assert hasattr(mod, name), name
+
+
+def test_spec_imports_neither_implementation_nor_suite() -> None:
+    """Arrows point one way: spec imports neither reference_impl nor conformance."""
+    import subprocess
+    import sys
+
+    code = ("import sys, spec, spec.errors, spec.http; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('reference_impl', 'conformance')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_reference_impl_does_not_import_the_suite_or_optional_extras() -> None:
+    """reference_impl never imports conformance, and its core needs no optional extra."""
+    import subprocess
+    import sys
+
+    code = ("import sys, reference_impl, reference_impl.securecookie, "
+            "reference_impl.serializers, reference_impl.wsgi, reference_impl.asgi; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('conformance', 'pytest', 'hypothesis', 'redis', 'sqlalchemy', 'flask', "
+            "'django', 'starlette')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
