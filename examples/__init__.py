@@ -1,0 +1,1 @@
+"""Runnable examples of sessionspec in a real web application (see ``examples/demo``)."""
