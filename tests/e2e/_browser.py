@@ -1,7 +1,7 @@
 """Helpers for the real-browser tests: Debian's Chromium driven by Playwright.
 
 Nothing here downloads a browser: Playwright is pointed at the system's
-``/usr/bin/chromium`` (``.ci/install-chromium.sh`` installs it), never at
+``/usr/bin/chromium`` (``.ci/apt-install.sh chromium`` installs it), never at
 ``playwright install``'s own builds.
 """
 
@@ -47,7 +47,7 @@ CHROMIUM_ARGS = [
 def missing(reason: str) -> NoReturn:
     """Skip the test for a missing browser or driver, or fail under ``CI=true``.
 
-    CI installs both (``.ci/install-chromium.sh`` and the ``test`` extra), so
+    CI installs both (``.ci/apt-install.sh chromium`` and the ``test`` extra), so
     there a missing one is a broken install, not a reason to skip.
     """
     if os.environ.get("CI", "").lower() == "true":
@@ -59,7 +59,7 @@ def chromium_executable() -> str:
     """The system Chromium (``$CHROMIUM`` or ``/usr/bin/chromium``), or skip/fail."""
     path = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        missing(f"Chromium not found at {path}: run `bash .ci/install-chromium.sh`")
+        missing(f"Chromium not found at {path}: run `bash .ci/apt-install.sh chromium`")
     return path
 
 

@@ -85,7 +85,8 @@ GOPATH_ENV = "SESSIONSPEC_GOPATH"
 REQUIRED_GO_PACKAGES = ("github.com/gorilla/securecookie", "github.com/gorilla/sessions")
 
 INSTALL_HINT = (
-    "Go toolchain or Debian gorilla packages not installed; run .ci/install-go-interop.sh"
+    "Go toolchain or Debian gorilla packages not installed; run .ci/apt-install.sh "
+    "golang-go golang-github-gorilla-securecookie-dev golang-github-gorilla-sessions-dev"
 )
 
 DEFAULT_TIMEOUT = 30.0
