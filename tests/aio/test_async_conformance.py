@@ -44,9 +44,12 @@ from spec import ManualClock
 from spec.errors import ConfigurationError, DeserializeError
 from spec.http import RecordingResponse
 from tests.aio._scenarios import registry_round_trip
-from tests.backends._postgres_server import find_bin_dir, missing_reason, running_server
-from tests.backends._redis_server import RedisServer
+from tests.backends import _postgres_server, _redis_server
 from tests.stores._support import BLOCK, HASH
+
+# The real servers, shared with tests/backends (fixtures defined once, beside the servers).
+postgres_url = _postgres_server.postgres_url
+redis_url = _redis_server.redis_url
 
 #: S-10.1 draws this many IDs per async store instead of 10 000. IDs come from the one
 #: ``new_session_id`` in the shared save plan, which the sync twins sample 10 000 times;
@@ -109,22 +112,6 @@ class TestAsyncFilesystemStoreConformance(StoreConformance[Any]):
 # -- SQL ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """``$SESSIONSPEC_POSTGRES_URL``, or a throwaway server for the whole session."""
-    url = os.environ.get("SESSIONSPEC_POSTGRES_URL")
-    if url:
-        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
-        return
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(missing_reason())
-        pytest.skip(missing_reason())
-    with running_server(bin_dir) as server:
-        yield server.url
-
-
 class _AsyncSQLConformance(StoreConformance[Any]):
     """One async engine per test, a new table per store; disposed (tables dropped) after."""
 
@@ -185,20 +172,6 @@ class TestAsyncPostgresStoreConformance(_AsyncSQLConformance):
 
 
 # -- Redis -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``$SESSIONSPEC_REDIS_URL``, or a private redis-server for the whole session."""
-    external = os.environ.get("SESSIONSPEC_REDIS_URL")
-    if external:
-        yield external
-        return
-    server = RedisServer(tmp_path_factory.mktemp("redis-async")).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 class TestAsyncRedisStoreConformance(StoreConformance[Any]):

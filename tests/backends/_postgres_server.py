@@ -24,7 +24,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["PostgresServer", "find_bin_dir", "running_server"]
+import pytest
+
+__all__ = ["PostgresServer", "find_bin_dir", "postgres_url", "require_bin_dir", "running_server"]
 
 _TOOLS = ("initdb", "pg_ctl", "postgres")
 _OS_USER = "postgres"
@@ -132,3 +134,27 @@ def running_server(bin_dir: Path) -> Iterator[PostgresServer]:
         yield server
     finally:
         server.cleanup()
+
+
+def require_bin_dir() -> Path:
+    """The server binaries' directory, or a skip (a failure when ``CI=true``)."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(missing_reason())
+        pytest.skip(missing_reason())
+    return bin_dir
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """``$SESSIONSPEC_POSTGRES_URL``, or a throwaway server for the whole session.
+
+    Import it into a test module to use it (no conftest).
+    """
+    url = os.environ.get("SESSIONSPEC_POSTGRES_URL")
+    if url:
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
+        return
+    with running_server(require_bin_dir()) as server:
+        yield server.url

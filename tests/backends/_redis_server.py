@@ -14,11 +14,12 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-__all__ = ["RedisCluster3", "RedisServer", "free_port", "require_binary"]
+__all__ = ["RedisCluster3", "RedisServer", "free_port", "redis_url", "require_binary"]
 
 _START_TIMEOUT = 10.0
 
@@ -156,3 +157,21 @@ class RedisCluster3:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``$SESSIONSPEC_REDIS_URL``, or a private redis-server for the whole session.
+
+    Import it into a test module to use it (no conftest: the module says
+    where its fixtures come from).
+    """
+    external = os.environ.get("SESSIONSPEC_REDIS_URL")
+    if external:
+        yield external
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()

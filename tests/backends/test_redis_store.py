@@ -42,26 +42,15 @@ from spec.errors import (
     StoreError,
 )
 from spec.http import RecordingResponse, SimpleRequest
+from tests.backends import _redis_server
 from tests.backends._redis_server import RedisCluster3, RedisServer
 from tests.stores._support import BLOCK, HASH
+
+redis_url = _redis_server.redis_url  # the shared real-server fixture
 
 #: Every key this test run writes starts with this, so a shared server can be cleaned.
 RUN_PREFIX = f"sessionspec-test:{uuid.uuid4().hex[:12]}:"
 _stores = count()
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``$SESSIONSPEC_REDIS_URL``, or a private redis-server for the whole session."""
-    external = os.environ.get("SESSIONSPEC_REDIS_URL")
-    if external:
-        yield external
-        return
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ binaries those tests skip, or fail under ``CI=true``.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -28,34 +27,12 @@ from reference_impl.sql import SQLStore
 from spec import ManualClock
 from spec.errors import ConfigurationError, SessionInterruptedError, StoreError
 from spec.http import RecordingResponse, SimpleRequest
-from tests.backends._postgres_server import (
-    find_bin_dir,
-    missing_reason,
-    running_server,
-)
+from tests.backends import _postgres_server
+from tests.backends._postgres_server import running_server
 from tests.stores._support import BLOCK, HASH, OLD_BLOCK, OLD_HASH
 
+postgres_url = _postgres_server.postgres_url  # the shared real-server fixture
 FORCED_ID = "A" * 52
-
-
-def _require_binaries() -> Path:
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(missing_reason())
-        pytest.skip(missing_reason())
-    return bin_dir
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """``$SESSIONSPEC_POSTGRES_URL``, or a throwaway server for the whole session."""
-    url = os.environ.get("SESSIONSPEC_POSTGRES_URL")
-    if url:
-        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
-        return
-    with running_server(_require_binaries()) as server:
-        yield server.url
 
 
 class _Stores:
@@ -381,13 +358,13 @@ def test_missing_server_binaries_skip_locally_and_fail_in_ci(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without initdb/pg_ctl the PostgreSQL tests skip with the reason, or fail under CI=true."""
-    monkeypatch.setattr(sys.modules[__name__], "find_bin_dir", lambda: None)
+    monkeypatch.setattr(_postgres_server, "find_bin_dir", lambda: None)
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="initdb"):
-        _require_binaries()
+        _postgres_server.require_bin_dir()
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="initdb"):
-        _require_binaries()
+        _postgres_server.require_bin_dir()
 
 
 # -- a real outage ---------------------------------------------------------------------
@@ -396,7 +373,7 @@ def test_missing_server_binaries_skip_locally_and_fail_in_ci(
 def test_postgres_outage_raises_store_error_then_recovers() -> None:
     """Stop the server mid-test: get, new and save raise StoreError; after a restart on
     the same port the same store object works again (S-10.4)."""
-    with running_server(_require_binaries()) as server:
+    with running_server(_postgres_server.require_bin_dir()) as server:
         store = SQLStore(HASH, BLOCK, url=server.url, connect_timeout=2, statement_timeout=5)
         try:
             browser = Browser()
