@@ -99,6 +99,15 @@ class Registry:
                 self._sessions[key] = (store, session)
             return session
 
+    def _to_save(self, only_modified: bool) -> list[tuple[Store | AsyncStore, Session]]:
+        """The (store, session) pairs a save pass covers, in first-requested order."""
+        with self._lock:
+            return [
+                (store, session)
+                for store, session in self._sessions.values()
+                if session.modified or not only_modified
+            ]
+
     def sessions(self) -> list[Session]:
         """The sessions loaded so far, in the order they were first requested."""
         with self._lock:
@@ -112,12 +121,7 @@ class Registry:
         One failing session does not stop the others from being saved. If
         any failed, :class:`SaveAllError` names each one with its error.
         """
-        with self._lock:
-            entries = [
-                (store, session)
-                for store, session in self._sessions.values()
-                if session.modified or not only_modified
-            ]
+        entries = self._to_save(only_modified)
         failures: list[tuple[str, BaseException]] = []
         for store, session in entries:
             try:
@@ -137,12 +141,7 @@ class Registry:
         A sync store's save may touch a disk or a network; running it in a
         worker thread keeps the event loop serving other requests meanwhile.
         """
-        with self._lock:
-            entries = [
-                (store, session)
-                for store, session in self._sessions.values()
-                if session.modified or not only_modified
-            ]
+        entries = self._to_save(only_modified)
         failures: list[tuple[str, BaseException]] = []
         for store, session in entries:
             try:
