@@ -77,8 +77,20 @@ def start_redis(directory: str) -> tuple[subprocess.Popen[bytes], int]:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory,
-         "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            directory,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
     )
     for _ in range(100):
         try:
@@ -143,8 +155,10 @@ def main() -> int:
                 ours_ns, raw_ns = best_ns(ours, repeats), best_ns(raw, repeats)
                 ratio = ours_ns / raw_ns
                 verdict = "PASS" if ratio <= TARGET else "MISS"
-                print(f"{name:<8} {ours_ns:>10.0f} {raw_ns:>10.0f} {ratio:>6.2f}x"
-                      f"  <= {TARGET}x {verdict}")
+                print(
+                    f"{name:<8} {ours_ns:>10.0f} {raw_ns:>10.0f} {ratio:>6.2f}x"
+                    f"  <= {TARGET}x {verdict}"
+                )
         finally:
             proc.terminate()
             proc.wait(timeout=10)

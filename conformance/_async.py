@@ -60,7 +60,8 @@ class _SuiteLoop:
                     loop.run_forever()
 
                 self._thread = threading.Thread(
-                    target=serve, name="conformance-event-loop", daemon=True)
+                    target=serve, name="conformance-event-loop", daemon=True
+                )
                 self._thread.start()
                 ready.wait()
                 self._loop = loop
@@ -188,4 +189,3 @@ def accept_async_hooks(cls: type) -> None:
             hook = cls.__dict__.get(name)
             if inspect.isfunction(hook) and not getattr(hook, _WRAPPED, False):
                 setattr(cls, name, wrap(hook))
-

@@ -181,9 +181,13 @@ def main(argv: list[str]) -> int:
         prog="python -m conformance",
         description="Check session stores against docs/spec.md and print a per-clause table.",
     )
-    parser.add_argument("factories", nargs="*", metavar="module:factory",
-                        help="callables factory(clock, *key_pairs) -> Store "
-                             "(default: the built-in memory, cookie and filesystem stores)")
+    parser.add_argument(
+        "factories",
+        nargs="*",
+        metavar="module:factory",
+        help="callables factory(clock, *key_pairs) -> Store "
+        "(default: the built-in memory, cookie and filesystem stores)",
+    )
     args = parser.parse_args(argv)
     specs = args.factories or BUILTIN
     try:
@@ -191,13 +195,16 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"python -m conformance: {exc}", file=sys.stderr)
         return 2
-    labels = [getattr(f, "label", None) or s.split(":")[0].rsplit(".", 1)[-1]
-              for f, s in zip(factories, specs, strict=True)]
+    labels = [
+        getattr(f, "label", None) or s.split(":")[0].rsplit(".", 1)[-1]
+        for f, s in zip(factories, specs, strict=True)
+    ]
     if len(set(labels)) != len(labels):
         labels = specs
     collector = _Collector(labels)
-    print(f"python -m conformance: suite {SUITE_VERSION} against {', '.join(labels)}",
-          file=sys.stderr)
+    print(
+        f"python -m conformance: suite {SUITE_VERSION} against {', '.join(labels)}", file=sys.stderr
+    )
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         module = Path(tmp) / "test_conformance_report.py"
         lines = ["from conformance._report import build_case"]
@@ -210,8 +217,19 @@ def main(argv: list[str]) -> int:
         os.environ[_HYPOTHESIS_DIR] = str(Path(tmp) / ".hypothesis")
         try:
             status = pytest.main(
-                [str(module), "-p", "no:terminal", "-p", "no:cacheprovider", "--rootdir", tmp,
-                 "-o", "addopts=", "-W", "ignore::pytest.PytestAssertRewriteWarning"],
+                [
+                    str(module),
+                    "-p",
+                    "no:terminal",
+                    "-p",
+                    "no:cacheprovider",
+                    "--rootdir",
+                    tmp,
+                    "-o",
+                    "addopts=",
+                    "-W",
+                    "ignore::pytest.PytestAssertRewriteWarning",
+                ],
                 plugins=[collector],
             )
         finally:
@@ -222,9 +240,11 @@ def main(argv: list[str]) -> int:
                 os.environ[_HYPOTHESIS_DIR] = previous_storage
     passed, failed, skipped = _print_table(collector)
     verdict = "PASS" if failed == 0 and status == 0 else "FAIL"
-    print(textwrap.dedent(f"""
+    print(
+        textwrap.dedent(f"""
         {verdict}: {len(collector.clauses)} clauses x {len(labels)} stores: \
-{passed} pass, {failed} fail, {skipped} skip (suite {SUITE_VERSION})""").strip())
+{passed} pass, {failed} fail, {skipped} skip (suite {SUITE_VERSION})""").strip()
+    )
     for label, reasons in collector.skips.items():
         for reason in sorted(reasons):
             print(f"  skip ({label}): {reason}")

@@ -30,8 +30,9 @@ OLD_HASH, OLD_BLOCK = b"conformance-old-hash-key-0123456", b"conformance-old-blo
 _MANGLES: dict[str, Callable[[str], str]] = {
     "truncated": lambda v: v[:-6],
     "first-char": lambda v: ("B" if v[0] == "A" else "A") + v[1:],
-    "middle-char": lambda v: v[: len(v) // 2] + ("x" if v[len(v) // 2] != "x" else "y")
-    + v[len(v) // 2 + 1 :],
+    "middle-char": lambda v: (
+        v[: len(v) // 2] + ("x" if v[len(v) // 2] != "x" else "y") + v[len(v) // 2 + 1 :]
+    ),
     "extended": lambda v: v + "AAAA",
     "not-base64": lambda v: "!" + v[1:],
     "empty": lambda v: "",
@@ -294,8 +295,7 @@ class StoreClauses(StoreBase[S]):
         one.get(request, "first").values["n"] = 1
         two.get(request, "second").values["n"] = 2
         save_all(request, response)
-        assert sorted(h.split("=")[0] for h in response.set_cookie_headers()) == [
-            "first", "second"]
+        assert sorted(h.split("=")[0] for h in response.set_cookie_headers()) == ["first", "second"]
         browser.receive(response)
         assert browser.load(one, "first").values == {"n": 1}
         assert browser.load(two, "second").values == {"n": 2}
@@ -387,7 +387,6 @@ class StoreClauses(StoreBase[S]):
         assert failures == []
         for n, browser in enumerate(browsers):
             assert browser.load(store).values == {"owner": n, "i": 24}
-
 
     # S-9.20 ------------------------------------------------------------------
 

@@ -108,6 +108,7 @@ class StoreStateMachine(RuleBasedStateMachine):
             return
         key = data.draw(st.sampled_from(sorted(model.values, key=repr)))
         note(f"browser {index}: del values[{key!r}]; save")
+
         def change(values: dict[str | int, object]) -> None:
             values.pop(key, None)
 
@@ -242,6 +243,7 @@ def state_machine_for(
     max_examples: int = 30,
 ) -> type[StoreStateMachine]:
     """Return a state machine class bound to ``factory``; use its ``TestCase``."""
+
     class BoundStoreStateMachine(StoreStateMachine):
         pass
 
@@ -251,4 +253,3 @@ def state_machine_for(
         max_examples=max_examples, stateful_step_count=25, deadline=None
     )
     return BoundStoreStateMachine
-

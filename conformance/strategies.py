@@ -75,8 +75,11 @@ def options() -> st.SearchStrategy[Options]:
     """Valid cookie options (invalid combinations are never generated)."""
     return st.builds(
         lambda path, max_age, secure, http_only, same_site: Options(
-            path=path, max_age=max_age, secure=secure or same_site is SameSite.NONE,
-            http_only=http_only, same_site=same_site,
+            path=path,
+            max_age=max_age,
+            secure=secure or same_site is SameSite.NONE,
+            http_only=http_only,
+            same_site=same_site,
         ),
         st.sampled_from(["/", "/app", "/a/b"]),
         st.integers(-1, 86400 * 365),
@@ -89,9 +92,15 @@ def options() -> st.SearchStrategy[Options]:
 def example_values(kinds: frozenset[str] = ALL_VALUE_TYPES) -> dict[str | int, object]:
     """One fixed mapping holding every supported kind once (for readable failures)."""
     sample: dict[str, tuple[str | int, object]] = {
-        "none": ("nothing", None), "bool": ("flag", True), "int": ("count", -42),
-        "big_int": ("big", 2**80), "float": ("ratio", 0.25), "str": ("name", "Zoë <&>"),
-        "bytes": ("raw", b"\x00\xffbytes"), "list": ("items", [1, "two", [3]]),
-        "dict": ("nested", {"a": {"b": ["c"]}}), "int_keys": (42, 43),
+        "none": ("nothing", None),
+        "bool": ("flag", True),
+        "int": ("count", -42),
+        "big_int": ("big", 2**80),
+        "float": ("ratio", 0.25),
+        "str": ("name", "Zoë <&>"),
+        "bytes": ("raw", b"\x00\xffbytes"),
+        "list": ("items", [1, "two", [3]]),
+        "dict": ("nested", {"a": {"b": ["c"]}}),
+        "int_keys": (42, 43),
     }
     return dict(pair for kind, pair in sample.items() if kind in kinds)

@@ -90,7 +90,12 @@ def log_rejection(store: object, name: str, error: DecodeError) -> None:
     level = logging.DEBUG if isinstance(error, _BENIGN) else logging.WARNING
     label = store if isinstance(store, str) else type(store).__name__
     security_log.log(
-        level, "rejected session %r in %s: %s: %s", name, label, type(error).__name__, error,
+        level,
+        "rejected session %r in %s: %s: %s",
+        name,
+        label,
+        type(error).__name__,
+        error,
     )
 
 
@@ -206,8 +211,11 @@ class StoreCore:
         clone = copy.copy(self)
         current = self.codecs[0]
         clone.codecs = codecs_from_pairs(
-            *key_pairs, serializer=self.serializer, clock=self.clock,
-            max_age=current.max_age, max_length=current.max_length,
+            *key_pairs,
+            serializer=self.serializer,
+            clock=self.clock,
+            max_age=current.max_age,
+            max_length=current.max_length,
         )
         return clone
 

@@ -58,8 +58,12 @@ def encode(value: object, first_type_id: int = 65) -> bytes:
 
 
 #: Interface name and type id of the fast-path basic values.
-_BASIC_HEADS = {str: b"\x06string\x0c", int: b"\x03int\x04", bool: b"\x04bool\x02",
-                float: b"\x07float64\x08"}
+_BASIC_HEADS = {
+    str: b"\x06string\x0c",
+    int: b"\x03int\x04",
+    bool: b"\x04bool\x02",
+    float: b"\x07float64\x08",
+}
 
 
 def _basic_body(value: Any) -> bytes | None:
@@ -188,8 +192,9 @@ class _Encoder(TypeSender):
         if not isinstance(value, list | tuple):
             raise _wrong(value, wire)
         if wire.kind is Kind.ARRAY and len(value) != wire.length:
-            raise GobEncodeError(f"gob: {wire} needs {wire.length} elements, got {len(value)}",
-                                 value)
+            raise GobEncodeError(
+                f"gob: {wire} needs {wire.length} elements, got {len(value)}", value
+            )
         out += write_uint(len(value))
         elem = wire.elem
         assert elem is not None
@@ -235,8 +240,9 @@ class _Encoder(TypeSender):
         else:
             unknown = set(value) - wire.field_types.keys()
             if unknown:
-                raise GobEncodeError(f"gob: {wire} has no field {sorted(map(str, unknown))[0]}",
-                                     value)
+                raise GobEncodeError(
+                    f"gob: {wire} has no field {sorted(map(str, unknown))[0]}", value
+                )
         last = -1
         for index, (name, kind) in enumerate(wire.fields):
             item = value.get(name)

@@ -61,8 +61,9 @@ class GoTime:
         zone = datetime.UTC
         if self.offset is not None:
             zone = datetime.timezone(datetime.timedelta(seconds=self.offset))
-        moment = _EPOCH + datetime.timedelta(seconds=self.unix,
-                                             microseconds=self.nanosecond // 1000)
+        moment = _EPOCH + datetime.timedelta(
+            seconds=self.unix, microseconds=self.nanosecond // 1000
+        )
         return moment.astimezone(zone)
 
     def marshal_binary(self) -> bytes:
@@ -75,8 +76,9 @@ class GoTime:
             if seconds:
                 version, extra = _TIME_V2, struct.pack(">b", seconds)
             minutes = int(self.offset / 60)
-        head = struct.pack(">Bqih", version, self.unix + _UNIX_TO_INTERNAL, self.nanosecond,
-                           minutes)
+        head = struct.pack(
+            ">Bqih", version, self.unix + _UNIX_TO_INTERNAL, self.nanosecond, minutes
+        )
         return head + extra
 
     @classmethod

@@ -125,7 +125,10 @@ class TypeSender:
         kind = wire.kind
         if kind is Kind.STRUCT:
             fields = b"".join(
-                b"\x01" + write_string(field.encode()) + b"\x01" + write_int(self.type_id(part))
+                b"\x01"
+                + write_string(field.encode())
+                + b"\x01"
+                + write_int(self.type_id(part))
                 + b"\x00"
                 for field, part in wire.fields
             )

@@ -77,8 +77,20 @@ class GoType:
         bounds: ``(min, max)`` for integer kinds.
     """
 
-    __slots__ = ("_hash", "_string", "basic_id", "bounds", "elem", "external", "field_types",
-                 "fields", "key", "kind", "length", "name")
+    __slots__ = (
+        "_hash",
+        "_string",
+        "basic_id",
+        "bounds",
+        "elem",
+        "external",
+        "field_types",
+        "fields",
+        "key",
+        "kind",
+        "length",
+        "name",
+    )
 
     def __init__(
         self,
@@ -142,8 +154,13 @@ class GoType:
                 f"a named {base} travels as a plain {base}: use GoValue(name, value, {base!r})"
             )
         return cls(
-            base.kind, name=name, string=string or name, elem=base.elem, key=base.key,
-            length=base.length, bounds=base.bounds,
+            base.kind,
+            name=name,
+            string=string or name,
+            elem=base.elem,
+            key=base.key,
+            length=base.length,
+            bounds=base.bounds,
         )
 
     # -- identity ------------------------------------------------------------
@@ -153,9 +170,23 @@ class GoType:
             return True
         if not isinstance(other, GoType) or self._hash != other._hash:
             return False
-        return (self.kind, self.name, self.elem, self.key, self.length, self.fields,
-                self.external) == (other.kind, other.name, other.elem, other.key,
-                                   other.length, other.fields, other.external)
+        return (
+            self.kind,
+            self.name,
+            self.elem,
+            self.key,
+            self.length,
+            self.fields,
+            self.external,
+        ) == (
+            other.kind,
+            other.name,
+            other.elem,
+            other.key,
+            other.length,
+            other.fields,
+            other.external,
+        )
 
     def __hash__(self) -> int:
         return self._hash
@@ -212,8 +243,16 @@ SLICE_OF_INTERFACE = GoType(Kind.SLICE, elem=INTERFACE)
 MAP_STRING_INTERFACE = GoType(Kind.MAP, key=STRING, elem=INTERFACE)
 MAP_INTERFACE_INTERFACE = GoType(Kind.MAP, key=INTERFACE, elem=INTERFACE)
 #: The types of Go's predefined ids 1-8 (the generic width of each kind).
-BY_WIRE_ID = {1: BOOL, 2: INT, 3: UINT, 4: FLOAT64, 5: BYTES, 6: STRING, 7: COMPLEX128,
-              8: INTERFACE}
+BY_WIRE_ID = {
+    1: BOOL,
+    2: INT,
+    3: UINT,
+    4: FLOAT64,
+    5: BYTES,
+    6: STRING,
+    7: COMPLEX128,
+    8: INTERFACE,
+}
 #: Interface type names whose values are plain Python values (the rest use wrappers).
 PLAIN_BY_NAME = {
     "bool": BOOL, "int": INT, "float64": FLOAT64, "complex128": COMPLEX128, "string": STRING,
@@ -223,8 +262,25 @@ PLAIN_BY_NAME = {
 
 _BY_NAME: dict[str, GoType] = {
     t.name: t
-    for t in (BOOL, INT, INT8, INT16, INT32, INT64, UINT, UINT8, UINT16, UINT32, UINT64,
-              UINTPTR, FLOAT32, FLOAT64, COMPLEX64, COMPLEX128, STRING)
+    for t in (
+        BOOL,
+        INT,
+        INT8,
+        INT16,
+        INT32,
+        INT64,
+        UINT,
+        UINT8,
+        UINT16,
+        UINT32,
+        UINT64,
+        UINTPTR,
+        FLOAT32,
+        FLOAT64,
+        COMPLEX64,
+        COMPLEX128,
+        STRING,
+    )
 }
 _BY_NAME.update({"byte": UINT8, "rune": INT32, "time.Time": TIME, "any": INTERFACE})
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?")

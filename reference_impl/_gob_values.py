@@ -49,8 +49,17 @@ class _GoInt(int):
 
 def _int_class(name: str, wire: GoType) -> type[_GoInt]:
     doc = f"A Go ``{wire.name}``: an ``int`` in [{wire.bounds}] that keeps its Go type."
-    made = type(name, (_GoInt,), {"__slots__": (), "go_type": wire.name, "wire_type": wire,
-                                  "__doc__": doc, "__module__": __name__})
+    made = type(
+        name,
+        (_GoInt,),
+        {
+            "__slots__": (),
+            "go_type": wire.name,
+            "wire_type": wire,
+            "__doc__": doc,
+            "__module__": __name__,
+        },
+    )
     return made
 
 
@@ -115,8 +124,20 @@ class Complex64(complex):
 #: The scalar wrapper classes → (the gob name of their Go type, that type).
 WRAPPERS: dict[type, tuple[str, GoType]] = {
     cls: (cls.go_type, cls.wire_type)
-    for cls in (Int8, Int16, Int32, Int64, Uint, Uint8, Uint16, Uint32, Uint64, Uintptr,
-                Float32, Complex64)
+    for cls in (
+        Int8,
+        Int16,
+        Int32,
+        Int64,
+        Uint,
+        Uint8,
+        Uint16,
+        Uint32,
+        Uint64,
+        Uintptr,
+        Float32,
+        Complex64,
+    )
 }
 
 
@@ -242,7 +263,8 @@ class GoStruct(Mapping[str, object]):
         if not isinstance(other, GoStruct):
             return NotImplemented
         return (self.go_type, self.wire_type) == (other.go_type, other.wire_type) and dict(
-            self.items()) == dict(other.items())
+            self.items()
+        ) == dict(other.items())
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -285,8 +285,7 @@ def _untag(obj: dict[str, Any]) -> object:
     elif TAG_MAP in obj:
         pairs = obj[TAG_MAP]
         if type(pairs) is list and all(
-            type(pair) is list and len(pair) == 2 and type(pair[0]) in (str, int)
-            for pair in pairs
+            type(pair) is list and len(pair) == 2 and type(pair[0]) in (str, int) for pair in pairs
         ):
             return dict(pairs)
     return obj

@@ -80,15 +80,11 @@ class RecordBackend(Protocol):
         """Return ``(data, expires_at)`` for ``session_id``, or ``None`` if absent."""
         ...
 
-    def create(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
+    def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         """Store a new record; return ``False`` (writing nothing) if the ID exists."""
         ...
 
-    def update(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
+    def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         """Replace an existing record; return ``False`` (writing nothing) if it is gone."""
         ...
 

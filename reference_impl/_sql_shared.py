@@ -40,8 +40,11 @@ class Queries:
         c, sid = table.c, sa.bindparam("sid", type_=sa.String)
         self._select = sa.select(c.data, c.expires_at).where(c.id == sid)
         self._insert = sa.insert(table)
-        self._update = sa.update(table).where(c.id == sid).values(
-            data=sa.bindparam("data"), expires_at=sa.bindparam("exp"))
+        self._update = (
+            sa.update(table)
+            .where(c.id == sid)
+            .values(data=sa.bindparam("data"), expires_at=sa.bindparam("exp"))
+        )
         self._delete = sa.delete(table).where(c.id == sid)
         self._purge = sa.delete(table).where(c.expires_at < sa.bindparam("now"))
 
@@ -57,8 +60,7 @@ class Queries:
         return True
 
     def update(self, connection: Connection, sid: str, data: str, exp: float | None) -> bool:
-        return connection.execute(
-            self._update, {"sid": sid, "data": data, "exp": exp}).rowcount > 0
+        return connection.execute(self._update, {"sid": sid, "data": data, "exp": exp}).rowcount > 0
 
     def delete(self, connection: Connection, sid: str) -> None:
         connection.execute(self._delete, {"sid": sid})
@@ -90,9 +92,15 @@ class EngineArguments(NamedTuple):
 
 
 def engine_arguments(
-    url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 10.0,
-    connect_timeout: float = 5.0, statement_timeout: float = 10.0,
-    pool_pre_ping: bool = False, pooled: bool = True,
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 10.0,
+    connect_timeout: float = 5.0,
+    statement_timeout: float = 10.0,
+    pool_pre_ping: bool = False,
+    pooled: bool = True,
 ) -> EngineArguments:
     """The engine settings for sessions, for sync and async engines alike."""
     try:
@@ -114,6 +122,10 @@ def engine_arguments(
     elif not pooled:
         options["poolclass"] = NullPool
     else:
-        options.update(pool_size=pool_size, max_overflow=max_overflow,
-                       pool_timeout=pool_timeout, pool_recycle=_POOL_RECYCLE_SECONDS)
+        options.update(
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_recycle=_POOL_RECYCLE_SECONDS,
+        )
     return EngineArguments(parsed, connect, options, backend == "sqlite" and not memory)

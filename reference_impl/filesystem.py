@@ -58,9 +58,7 @@ class _FileBackend:
             raise StoreError(f"cannot read session file: {exc}") from exc
         return data, None
 
-    def create(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
+    def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         temp = self._write_temp(session_id, data)
         try:
             os.link(temp, self.path_for(session_id))
@@ -72,9 +70,7 @@ class _FileBackend:
             _unlink_quietly(temp)
         return True
 
-    def update(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
+    def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         temp = self._write_temp(session_id, data)
         try:
             with self._locked():
@@ -189,7 +185,7 @@ class FilesystemStore(ServerSideStore):
                 continue
             if not entry.name.startswith(_PREFIX):
                 continue
-            if ID_PATTERN.fullmatch(entry.name[len(_PREFIX):]) is None:
+            if ID_PATTERN.fullmatch(entry.name[len(_PREFIX) :]) is None:
                 continue
             try:
                 stamp = _file_timestamp(Path(entry.path))
@@ -226,8 +222,7 @@ conformance_factory = ConformanceFactory(
     lambda clock, keys: FilesystemStore(
         tempfile.mkdtemp(prefix="sessionspec-conformance-"), *keys, clock=clock
     ),
-    {"server_side": True, "regenerate_id": True, "purge_expired": True,
-     "max_value_bytes": 4096},
+    {"server_side": True, "regenerate_id": True, "purge_expired": True, "max_value_bytes": 4096},
     break_backend=lambda store: _replace_directory_with_file(store),
 )
 

@@ -151,8 +151,9 @@ class GobSerializer:
             return encode(value, self._first_type_id)
         except GobEncodeError as exc:
             path = "values" + exc.path
-            raise SerializeError(f"{exc.detail} at {path}", path=path,
-                                 type_name=exc.type_name) from None
+            raise SerializeError(
+                f"{exc.detail} at {path}", path=path, type_name=exc.type_name
+            ) from None
 
     def deserialize(self, data: bytes) -> object:
         """The value of one gob stream; ``DeserializeError`` if it is not valid gob."""

@@ -24,18 +24,14 @@ class _MemoryBackend:
         with self._lock:
             return self._records.get(session_id)
 
-    def create(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
+    def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         with self._lock:
             if session_id in self._records:
                 return False
             self._records[session_id] = (data, expires_at)
             return True
 
-    def update(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
+    def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         with self._lock:
             if session_id not in self._records:
                 return False
@@ -91,6 +87,11 @@ class MemoryStore(ServerSideStore):
 conformance_factory = ConformanceFactory(
     "memory",
     lambda clock, keys: MemoryStore(*keys, clock=clock),
-    {"server_side": True, "regenerate_id": True, "purge_expired": True,
-     "record_deadlines": True, "max_value_bytes": 4096},
+    {
+        "server_side": True,
+        "regenerate_id": True,
+        "purge_expired": True,
+        "record_deadlines": True,
+        "max_value_bytes": 4096,
+    },
 )

@@ -92,15 +92,21 @@ class RedisKeys:
         return self.prefix + session_id
 
     def set_command(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None,
-        *, only_new: bool,
+        self,
+        session_id: str,
+        data: str,
+        expires_at: float | None,
+        ttl: int | None,
+        *,
+        only_new: bool,
     ) -> SetCommand:
         """``SET NX`` to create (never overwrites), ``SET XX`` to update (never resurrects)."""
         if ttl is not None and self.ttl_cap is not None:
             ttl = min(ttl, self.ttl_cap)
         # Without a TTL (store max age 0), a plain SET also clears an old one.
-        return SetCommand(self.key(session_id), _pack(data, expires_at), ttl,
-                          only_new, not only_new)
+        return SetCommand(
+            self.key(session_id), _pack(data, expires_at), ttl, only_new, not only_new
+        )
 
 
 class _RedisBackend(RedisKeys):
@@ -122,14 +128,10 @@ class _RedisBackend(RedisKeys):
             raw: object = self.client.get(self.key(session_id))
         return None if raw is None else unpack(raw)
 
-    def create(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
+    def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         return self._set(self.set_command(session_id, data, expires_at, ttl, only_new=True))
 
-    def update(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
+    def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         return self._set(self.set_command(session_id, data, expires_at, ttl, only_new=False))
 
     def delete(self, session_id: str) -> None:
@@ -139,7 +141,8 @@ class _RedisBackend(RedisKeys):
     def _set(self, command: SetCommand) -> bool:
         with as_store_error("SET"):
             done: object = self.client.set(
-                command.key, command.value, ex=command.ex, nx=command.nx, xx=command.xx)
+                command.key, command.value, ex=command.ex, nx=command.nx, xx=command.xx
+            )
         return bool(done)
 
 
@@ -172,10 +175,12 @@ def pool_settings(
     if retries < 0 or (max_connections is not None and max_connections < 1):
         raise ConfigurationError("RedisStore: retries must be >= 0, max_connections >= 1")
     # A bounded pool waits up to ``timeout`` for a free connection instead of failing.
-    bounded: dict[str, object] = {} if max_connections is None else {
-        "max_connections": max_connections, "timeout": timeout}
-    return {"socket_timeout": timeout, "socket_connect_timeout": connect_timeout,
-            **bounded}, bool(bounded)
+    bounded: dict[str, object] = (
+        {} if max_connections is None else {"max_connections": max_connections, "timeout": timeout}
+    )
+    return {"socket_timeout": timeout, "socket_connect_timeout": connect_timeout, **bounded}, bool(
+        bounded
+    )
 
 
 #: Quick retries with jitter (``Retry(BACKOFF(), retries)``, sync or async ``Retry``).
@@ -232,8 +237,9 @@ class RedisStore(ServerSideStore):
     ) -> None:
         self._owned: redis_py.ConnectionPool | None = None
         if client is None:
-            client = _client_for(url, socket_timeout, socket_connect_timeout,
-                                 max_connections, retries)
+            client = _client_for(
+                url, socket_timeout, socket_connect_timeout, max_connections, retries
+            )
             self._owned = client.connection_pool
         elif url != DEFAULT_URL:
             raise ConfigurationError("RedisStore: pass url or client, not both")
@@ -281,7 +287,8 @@ def _break(store: Store) -> None:
     """Simulate an outage: the store's client now talks to TCP port 0, where nothing can listen."""
     assert isinstance(store, RedisStore)
     store._redis.client = redis_py.Redis(
-        host="127.0.0.1", port=0, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+        host="127.0.0.1", port=0, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
 
 
 #: ``SESSIONSPEC_REDIS_URL=redis://host:6379/0 python -m conformance
@@ -290,7 +297,6 @@ def _break(store: Store) -> None:
 conformance_factory = ConformanceFactory(
     "redis",
     _conformance_store,
-    {"server_side": True, "regenerate_id": True, "record_deadlines": True,
-     "max_value_bytes": 4096},
+    {"server_side": True, "regenerate_id": True, "record_deadlines": True, "max_value_bytes": 4096},
     break_backend=_break,
 )

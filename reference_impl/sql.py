@@ -53,9 +53,11 @@ def session_table(name: str) -> sa.Table:
     """
     if _TABLE_NAME.fullmatch(name) is None:
         raise ConfigurationError(
-            f"table name {name!r} must be letters, digits and _ (at most 48, not a digit first)")
+            f"table name {name!r} must be letters, digits and _ (at most 48, not a digit first)"
+        )
     return sa.Table(
-        name, sa.MetaData(),
+        name,
+        sa.MetaData(),
         sa.Column("id", sa.String(52), primary_key=True),
         sa.Column("data", sa.Text, nullable=False),
         sa.Column("expires_at", sa.Double, nullable=True, index=True),
@@ -80,8 +82,13 @@ class _SQLBackend:
         self.engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    def _run(self, action: str, statement: Callable[Concatenate[Connection, _P], _T],
-             *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    def _run(
+        self,
+        action: str,
+        statement: Callable[Concatenate[Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
         """Run one statement on a pooled connection; any failure is a :class:`StoreError`.
 
         A pooled connection found dead (the database restarted) is replaced
@@ -118,14 +125,10 @@ class _SQLBackend:
     def read(self, session_id: str) -> tuple[str, float | None] | None:
         return self._run("read a session", self.queries.read, session_id)
 
-    def create(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
+    def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         return self._run("create a session", self.queries.create, session_id, data, expires_at)
 
-    def update(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
+    def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         return self._run("update a session", self.queries.update, session_id, data, expires_at)
 
     def delete(self, session_id: str) -> None:
@@ -136,9 +139,15 @@ class _SQLBackend:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 10.0,
-    connect_timeout: float = 5.0, statement_timeout: float = 10.0,
-    pool_pre_ping: bool = False, pooled: bool = True,
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 10.0,
+    connect_timeout: float = 5.0,
+    statement_timeout: float = 10.0,
+    pool_pre_ping: bool = False,
+    pooled: bool = True,
 ) -> Engine:
     """An engine set up for sessions: short timeouts, hidden parameters, thread-safe SQLite.
 
@@ -148,9 +157,15 @@ def create_engine(
     operation) also covers connections a firewall dropped silently.
     """
     args = engine_arguments(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
-        connect_timeout=connect_timeout, statement_timeout=statement_timeout,
-        pool_pre_ping=pool_pre_ping, pooled=pooled)
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        connect_timeout=connect_timeout,
+        statement_timeout=statement_timeout,
+        pool_pre_ping=pool_pre_ping,
+        pooled=pooled,
+    )
     try:
         engine = sa.create_engine(args.url, connect_args=args.connect_args, **args.options)
     except (sa_exc.ArgumentError, ImportError) as exc:
@@ -189,8 +204,11 @@ class SQLStore(ServerSideStore):
         serializer: Serializer | None = None,
         clock: Clock | None = None,
         engine: Engine | None = None,
-        pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 10.0,
-        connect_timeout: float = 5.0, statement_timeout: float = 10.0,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        pool_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        statement_timeout: float = 10.0,
         pool_pre_ping: bool = False,
     ) -> None:
         sql_table = session_table(table)
@@ -199,9 +217,14 @@ class SQLStore(ServerSideStore):
         self._owns_engine = engine is None
         if engine is None:
             engine = create_engine(
-                url or DEFAULT_URL, pool_size=pool_size, max_overflow=max_overflow,
-                pool_timeout=pool_timeout, connect_timeout=connect_timeout,
-                statement_timeout=statement_timeout, pool_pre_ping=pool_pre_ping)
+                url or DEFAULT_URL,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=pool_timeout,
+                connect_timeout=connect_timeout,
+                statement_timeout=statement_timeout,
+                pool_pre_ping=pool_pre_ping,
+            )
         self._sql = _SQLBackend(engine, sql_table, clock if clock is not None else time.time)
         super().__init__(self._sql, key_pairs, options, serializer, clock)
 
@@ -254,8 +277,10 @@ def _shared_engine(url: str, table: str) -> Engine:
 
 def _drop_conformance_tables() -> None:
     for engine, tables in _engines.values():
-        with contextlib.suppress(sa_exc.SQLAlchemyError), engine.execution_options(
-                isolation_level="AUTOCOMMIT").connect() as connection:
+        with (
+            contextlib.suppress(sa_exc.SQLAlchemyError),
+            engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection,
+        ):
             for table in tables:
                 session_table(table).drop(connection, checkfirst=True)
         engine.dispose()
@@ -272,8 +297,9 @@ def break_backend(store: Store) -> None:
         dead = url.set(host="127.0.0.1", port=1)
     if store._owns_engine:
         store.engine.dispose()
-    store._sql.use_engine(create_engine(
-        dead.render_as_string(hide_password=False), connect_timeout=1.0, pooled=False))
+    store._sql.use_engine(
+        create_engine(dead.render_as_string(hide_password=False), connect_timeout=1.0, pooled=False)
+    )
 
 
 #: ``python -m conformance reference_impl.sql:conformance_factory``: each store
@@ -281,7 +307,12 @@ def break_backend(store: Store) -> None:
 conformance_factory = ConformanceFactory(
     "sql",
     _conformance_store,
-    {"server_side": True, "regenerate_id": True, "purge_expired": True,
-     "record_deadlines": True, "max_value_bytes": 4096},
+    {
+        "server_side": True,
+        "regenerate_id": True,
+        "purge_expired": True,
+        "record_deadlines": True,
+        "max_value_bytes": 4096,
+    },
     break_backend=break_backend,
 )

@@ -101,9 +101,7 @@ class SessionMiddleware:
         self.app = app
         self.save_every_request = save_every_request
 
-    def __call__(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = request_of(environ)
         only_modified = not self.save_every_request
         failed = False

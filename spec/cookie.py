@@ -25,7 +25,7 @@ DELETED_EXPIRES = 1
 _MIN_EXPIRES = -11644473600
 _WHITESPACE = " \t\r\n"
 # Go's validCookieValueByte: 0x20-0x7E except '"', ';' and '\'.
-_VALUE = re.compile(r'[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e]*')
+_VALUE = re.compile(r"[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e]*")
 
 
 class Cookie(BaseModel):

@@ -97,9 +97,7 @@ class BlockKeyError(ConfigurationError):
 
     def __init__(self, size: int) -> None:
         self.size = size
-        super().__init__(
-            f"securecookie: error - caused by: crypto/aes: invalid key size {size}"
-        )
+        super().__init__(f"securecookie: error - caused by: crypto/aes: invalid key size {size}")
 
 
 class NoCodecsError(ConfigurationError):
@@ -187,9 +185,7 @@ class Base64DecodeError(DecodeError):
 
     def __init__(self, offset: int) -> None:
         self.offset = offset
-        super().__init__(
-            f"{MSG_BASE64} - caused by: illegal base64 data at input byte {offset}"
-        )
+        super().__init__(f"{MSG_BASE64} - caused by: illegal base64 data at input byte {offset}")
 
 
 class MacInvalidError(DecodeError):
@@ -304,9 +300,7 @@ class SessionInterruptedError(SessionError):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(
-            f'sessions: session "{name}" was deleted by another request; not saved'
-        )
+        super().__init__(f'sessions: session "{name}" was deleted by another request; not saved')
 
 
 class SaveAllError(SessionError):

@@ -148,9 +148,7 @@ class Registry:
                 if is_async_store(store):
                     await store.save(self._request, response, session)
                 else:
-                    await asyncio.to_thread(
-                        store.save, self._request, response, session
-                    )
+                    await asyncio.to_thread(store.save, self._request, response, session)
             except Exception as exc:  # collected, re-raised below as one SaveAllError
                 failures.append((session.name, exc))
         if failures:

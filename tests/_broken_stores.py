@@ -185,9 +185,7 @@ class ForgetsSavedState(BrokenMemory):
 
 
 class _UpsertBackend(_MemoryBackend):
-    def update(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
+    def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         with self._lock:
             self._records[session_id] = (data, expires_at)
         return True
@@ -235,9 +233,7 @@ class PredictableIDs(BrokenMemory):
 
 
 class _OverwritingBackend(_MemoryBackend):
-    def create(
-        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
+    def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         with self._lock:
             self._records[session_id] = (data, expires_at)
         return True

@@ -14,7 +14,12 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "conformance", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
@@ -28,8 +33,9 @@ def test_builtin_stores_pass_with_a_row_per_clause(tmp_path: Path) -> None:
     rows = [line for line in lines if line.startswith("S-")]
     assert len(rows) >= 25
     assert all("FAIL" not in row for row in rows)
-    assert any(row.startswith("S-10.5 ") and row.split()[-3:] == ["pass", "skip", "pass"]
-               for row in rows)
+    assert any(
+        row.startswith("S-10.5 ") and row.split()[-3:] == ["pass", "skip", "pass"] for row in rows
+    )
     assert "PASS:" in result.stdout
     assert list(tmp_path.iterdir()) == []  # nothing left behind in the working directory
 
@@ -45,8 +51,12 @@ def test_a_broken_factory_fails_on_its_clause(tmp_path: Path) -> None:
     env_path = f"{tmp_path}{os.pathsep}{ROOT}"
     result = subprocess.run(
         [sys.executable, "-m", "conformance", "broken_factory:factory"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": env_path},
-        capture_output=True, text=True, timeout=600, check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": env_path},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 1, result.stdout + result.stderr
     row = next(line for line in result.stdout.splitlines() if line.startswith("S-10.5 "))

@@ -7,8 +7,14 @@ import pytest
 from tests import _broken_stores as broken
 
 COOKIE = {"max_value_bytes": 4096}
-MEMORY = {"server_side": True, "regenerate_id": True, "purge_expired": True,
-          "record_deadlines": True, "max_value_bytes": 4096, "id_sample_size": 300}
+MEMORY = {
+    "server_side": True,
+    "regenerate_id": True,
+    "purge_expired": True,
+    "record_deadlines": True,
+    "max_value_bytes": 4096,
+    "id_sample_size": 300,
+}
 
 CASES: list[tuple[type, str, dict[str, object]]] = [
     (broken.UnsignedCookie, "test_s9_3_", COOKIE),

@@ -8,17 +8,48 @@ import pytest
 
 #: Removing a name from here is a breaking change: it needs a deprecation period.
 SURFACE: dict[str, set[str]] = {
-    "spec": {"Options", "SameSite", "Session", "Cookie", "Store", "AsyncStore", "Registry",
-             "Request", "ResponseWriter", "Codec", "Serializer", "Clock", "ManualClock",
-             "save_all", "asave_all", "parse_cookie_header", "cookie_values"},
-    "spec.errors": {"SessionError", "ConfigurationError", "EncodeError", "DecodeError",
-                    "MacInvalidError", "ExpiredTimestampError", "ValueTooLongError",
-                    "StoreError", "SessionInterruptedError", "SessionNotFoundError",
-                    "MultiDecodeError", "SaveAllError"},
+    "spec": {
+        "Options",
+        "SameSite",
+        "Session",
+        "Cookie",
+        "Store",
+        "AsyncStore",
+        "Registry",
+        "Request",
+        "ResponseWriter",
+        "Codec",
+        "Serializer",
+        "Clock",
+        "ManualClock",
+        "save_all",
+        "asave_all",
+        "parse_cookie_header",
+        "cookie_values",
+    },
+    "spec.errors": {
+        "SessionError",
+        "ConfigurationError",
+        "EncodeError",
+        "DecodeError",
+        "MacInvalidError",
+        "ExpiredTimestampError",
+        "ValueTooLongError",
+        "StoreError",
+        "SessionInterruptedError",
+        "SessionNotFoundError",
+        "MultiDecodeError",
+        "SaveAllError",
+    },
     "spec.http": {"SimpleRequest", "RecordingResponse", "CookieJar"},
     "reference_impl": {"CookieStore", "FilesystemStore", "MemoryStore"},
-    "reference_impl.securecookie": {"SecureCookie", "codecs_from_pairs", "encode_multi",
-                                    "decode_multi", "generate_random_key"},
+    "reference_impl.securecookie": {
+        "SecureCookie",
+        "codecs_from_pairs",
+        "encode_multi",
+        "decode_multi",
+        "generate_random_key",
+    },
     "reference_impl.serializers": {"JSONSerializer", "GobSerializer", "NopSerializer"},
     "conformance": {"StoreConformance", "Capabilities", "SUITE_VERSION", "since", "Browser"},
 }
@@ -39,11 +70,14 @@ def test_spec_imports_neither_implementation_nor_suite() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, spec, spec.errors, spec.http; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('reference_impl', 'conformance')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    code = (
+        "import sys, spec, spec.errors, spec.http; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('reference_impl', 'conformance')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"
 
 
@@ -52,11 +86,14 @@ def test_reference_impl_does_not_import_the_suite_or_optional_extras() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, reference_impl, reference_impl.securecookie, "
-            "reference_impl.serializers, reference_impl.wsgi, reference_impl.asgi; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('conformance', 'pytest', 'hypothesis', 'redis', 'sqlalchemy', 'flask', "
-            "'django', 'starlette')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    code = (
+        "import sys, reference_impl, reference_impl.securecookie, "
+        "reference_impl.serializers, reference_impl.wsgi, reference_impl.asgi; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('conformance', 'pytest', 'hypothesis', 'redis', 'sqlalchemy', 'flask', "
+        "'django', 'starlette')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"

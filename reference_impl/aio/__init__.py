@@ -32,7 +32,12 @@ if TYPE_CHECKING:
 
     # mypy proves every store here is an AsyncStore (S-8.3).
     _STORES: tuple[type[AsyncStore], ...] = (
-        AsyncCookieStore, AsyncMemoryStore, AsyncFilesystemStore, AsyncRedisStore, AsyncSQLStore)
+        AsyncCookieStore,
+        AsyncMemoryStore,
+        AsyncFilesystemStore,
+        AsyncRedisStore,
+        AsyncSQLStore,
+    )
 
 __all__ = [
     "AsyncCookieStore",

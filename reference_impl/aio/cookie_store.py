@@ -29,8 +29,9 @@ class AsyncCookieStore(AsyncStoreBase[CookieStore]):
         serializer: Serializer | None = None,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(CookieStore(*key_pairs, options=options, serializer=serializer,
-                                     clock=clock))
+        super().__init__(
+            CookieStore(*key_pairs, options=options, serializer=serializer, clock=clock)
+        )
 
 
 #: ``python -m conformance reference_impl.aio.cookie_store:conformance_factory``

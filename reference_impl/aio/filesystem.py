@@ -38,8 +38,9 @@ class AsyncFilesystemStore(AsyncStoreBase[FilesystemStore]):
         serializer: Serializer | None = None,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(FilesystemStore(path, *key_pairs, options=options,
-                                         serializer=serializer, clock=clock))
+        super().__init__(
+            FilesystemStore(path, *key_pairs, options=options, serializer=serializer, clock=clock)
+        )
 
     @property
     def path(self) -> Path:

@@ -60,8 +60,7 @@ class _AsyncRedisBackend(RedisKeys):
     async def update(
         self, session_id: str, data: str, expires_at: float | None, ttl: int | None
     ) -> bool:
-        return await self._set(self.set_command(session_id, data, expires_at, ttl,
-                                                only_new=False))
+        return await self._set(self.set_command(session_id, data, expires_at, ttl, only_new=False))
 
     async def delete(self, session_id: str) -> None:
         with as_store_error("DEL"):
@@ -70,7 +69,8 @@ class _AsyncRedisBackend(RedisKeys):
     async def _set(self, command: SetCommand) -> bool:
         with as_store_error("SET"):
             done: object = await self.client.set(
-                command.key, command.value, ex=command.ex, nx=command.nx, xx=command.xx)
+                command.key, command.value, ex=command.ex, nx=command.nx, xx=command.xx
+            )
         return bool(done)
 
 
@@ -115,8 +115,9 @@ class AsyncRedisStore(AsyncServerSideStore):
     ) -> None:
         self._owned: aredis.ConnectionPool | None = None
         if client is None:
-            client = _client_for(url, socket_timeout, socket_connect_timeout,
-                                 max_connections, retries)
+            client = _client_for(
+                url, socket_timeout, socket_connect_timeout, max_connections, retries
+            )
             self._owned = client.connection_pool
         elif url != DEFAULT_URL:
             raise ConfigurationError("AsyncRedisStore: pass url or client, not both")
@@ -166,7 +167,8 @@ def _conformance_store(clock: Clock, keys: tuple[bytes, ...]) -> AsyncRedisStore
 def break_backend(store: AsyncRedisStore) -> None:
     """Simulate an outage: the store's client now talks to TCP port 0, where nothing listens."""
     store._redis.client = aredis.Redis(
-        host="127.0.0.1", port=0, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+        host="127.0.0.1", port=0, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
 
 
 #: ``SESSIONSPEC_REDIS_URL=redis://host:6379/0 python -m conformance

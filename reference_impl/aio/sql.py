@@ -39,15 +39,23 @@ from spec import Clock, Options
 from spec.errors import ConfigurationError
 from spec.protocols import Serializer
 
-__all__ = ["DEFAULT_URL", "AsyncSQLStore", "async_url", "conformance_factory",
-           "create_async_engine"]
+__all__ = [
+    "DEFAULT_URL",
+    "AsyncSQLStore",
+    "async_url",
+    "conformance_factory",
+    "create_async_engine",
+]
 
 DEFAULT_URL = "sqlite+aiosqlite:///sessions.db"
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
 #: Sync drivers with an asyncio twin: psycopg 3 does both; SQLite needs aiosqlite.
-_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "sqlite+pysqlite": "sqlite+aiosqlite",
-                  "postgresql": "postgresql+psycopg"}
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+psycopg",
+}
 
 
 def async_url(url: str) -> str:
@@ -67,15 +75,27 @@ def async_url(url: str) -> str:
 
 
 def create_async_engine(
-    url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 10.0,
-    connect_timeout: float = 5.0, statement_timeout: float = 10.0,
-    pool_pre_ping: bool = False, pooled: bool = True,
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 10.0,
+    connect_timeout: float = 5.0,
+    statement_timeout: float = 10.0,
+    pool_pre_ping: bool = False,
+    pooled: bool = True,
 ) -> AsyncEngine:
     """:func:`reference_impl.sql.create_engine`'s settings, on an asyncio engine."""
     args = engine_arguments(
-        async_url(url), pool_size=pool_size, max_overflow=max_overflow,
-        pool_timeout=pool_timeout, connect_timeout=connect_timeout,
-        statement_timeout=statement_timeout, pool_pre_ping=pool_pre_ping, pooled=pooled)
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        connect_timeout=connect_timeout,
+        statement_timeout=statement_timeout,
+        pool_pre_ping=pool_pre_ping,
+        pooled=pooled,
+    )
     try:
         engine = sa_create_async_engine(args.url, connect_args=args.connect_args, **args.options)
     except (sa_exc.ArgumentError, sa_exc.InvalidRequestError, ImportError) as exc:
@@ -103,8 +123,13 @@ class _AsyncSQLBackend:
         self.engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    async def _run(self, action: str, statement: Callable[Concatenate[Connection, _P], _T],
-                   *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    async def _run(
+        self,
+        action: str,
+        statement: Callable[Concatenate[Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
         try:
             await self._ensure_table()
             try:
@@ -138,14 +163,16 @@ class _AsyncSQLBackend:
     async def create(
         self, session_id: str, data: str, expires_at: float | None, ttl: int | None
     ) -> bool:
-        return await self._run("create a session", self.queries.create,
-                               session_id, data, expires_at)
+        return await self._run(
+            "create a session", self.queries.create, session_id, data, expires_at
+        )
 
     async def update(
         self, session_id: str, data: str, expires_at: float | None, ttl: int | None
     ) -> bool:
-        return await self._run("update a session", self.queries.update,
-                               session_id, data, expires_at)
+        return await self._run(
+            "update a session", self.queries.update, session_id, data, expires_at
+        )
 
     async def delete(self, session_id: str) -> None:
         await self._run("delete a session", self.queries.delete, session_id)
@@ -173,8 +200,11 @@ class AsyncSQLStore(AsyncServerSideStore):
         serializer: Serializer | None = None,
         clock: Clock | None = None,
         engine: AsyncEngine | None = None,
-        pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 10.0,
-        connect_timeout: float = 5.0, statement_timeout: float = 10.0,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        pool_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        statement_timeout: float = 10.0,
         pool_pre_ping: bool = False,
     ) -> None:
         sql_table = session_table(table)
@@ -183,9 +213,14 @@ class AsyncSQLStore(AsyncServerSideStore):
         self._owns_engine = engine is None
         if engine is None:
             engine = create_async_engine(
-                url or DEFAULT_URL, pool_size=pool_size, max_overflow=max_overflow,
-                pool_timeout=pool_timeout, connect_timeout=connect_timeout,
-                statement_timeout=statement_timeout, pool_pre_ping=pool_pre_ping)
+                url or DEFAULT_URL,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=pool_timeout,
+                connect_timeout=connect_timeout,
+                statement_timeout=statement_timeout,
+                pool_pre_ping=pool_pre_ping,
+            )
         self._sql = _AsyncSQLBackend(engine, sql_table, clock if clock is not None else time.time)
         super().__init__(self._sql, key_pairs, options, serializer, clock)
 
@@ -242,8 +277,11 @@ def break_backend(store: AsyncSQLStore) -> None:
         dead = url.set(database=os.path.join(os.devnull, "sessions.db"))
     else:
         dead = url.set(host="127.0.0.1", port=1)
-    store._sql.use_engine(create_async_engine(
-        dead.render_as_string(hide_password=False), connect_timeout=1.0, pooled=False))
+    store._sql.use_engine(
+        create_async_engine(
+            dead.render_as_string(hide_password=False), connect_timeout=1.0, pooled=False
+        )
+    )
 
 
 #: ``python -m conformance reference_impl.aio.sql:conformance_factory``: each store

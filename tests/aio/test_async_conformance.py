@@ -81,7 +81,8 @@ class TestAsyncMemoryStoreConformance(StoreConformance[Any]):
 
     def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> AsyncMemoryStore:
         base: AsyncMemoryStore = self.__dict__.setdefault(
-            "_base", AsyncMemoryStore(HASH, BLOCK, clock=clock))
+            "_base", AsyncMemoryStore(HASH, BLOCK, clock=clock)
+        )
         return base.with_keys(*key_pairs)
 
     def raw_record(self, store: AsyncMemoryStore, session_id: str) -> object | None:
@@ -150,9 +151,11 @@ class _AsyncSQLConformance(StoreConformance[Any]):
     async def raw_record(self, store: AsyncSQLStore, session_id: str) -> object | None:
         table = store.table
         async with store.engine.connect() as connection:
-            row = (await connection.execute(
-                sa.select(table.c.data, table.c.expires_at).where(table.c.id == session_id)
-            )).first()
+            row = (
+                await connection.execute(
+                    sa.select(table.c.data, table.c.expires_at).where(table.c.id == session_id)
+                )
+            ).first()
         return None if row is None else tuple(row)
 
     def break_backend(self, store: AsyncSQLStore) -> None:
@@ -192,8 +195,13 @@ class TestAsyncRedisStoreConformance(StoreConformance[Any]):
         await self.client.aclose()
 
     def make_store(self, clock: ManualClock) -> AsyncRedisStore:
-        return AsyncRedisStore(HASH, BLOCK, client=self.client,
-                               prefix=f"{self.prefix}{uuid.uuid4().hex[:8]}:", clock=clock)
+        return AsyncRedisStore(
+            HASH,
+            BLOCK,
+            client=self.client,
+            prefix=f"{self.prefix}{uuid.uuid4().hex[:8]}:",
+            clock=clock,
+        )
 
     def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> AsyncRedisStore:
         base: AsyncRedisStore = self.__dict__.setdefault("_base", self.make_store(clock))

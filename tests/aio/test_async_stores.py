@@ -51,8 +51,7 @@ def _stores(tmp_path: Path) -> dict[str, Callable[[], AsyncStore]]:
         "cookie": lambda: AsyncCookieStore(HASH, BLOCK, clock=clock),
         "memory": lambda: AsyncMemoryStore(HASH, BLOCK, clock=clock),
         "filesystem": lambda: AsyncFilesystemStore(tmp_path / "s", HASH, BLOCK, clock=clock),
-        "sqlite": lambda: AsyncSQLStore(HASH, BLOCK, url=f"sqlite:///{tmp_path}/s.db",
-                                        clock=clock),
+        "sqlite": lambda: AsyncSQLStore(HASH, BLOCK, url=f"sqlite:///{tmp_path}/s.db", clock=clock),
     }
 
 
@@ -82,6 +81,7 @@ def test_filesystem_io_never_blocks_the_event_loop(tmp_path: Path) -> None:
             threads.append(threading.current_thread())
             time.sleep(0.05)  # a slow disk: blocking, as real file I/O is
             return operation(*args)
+
         return run
 
     for name in ("read", "create", "update", "delete"):
@@ -142,10 +142,14 @@ def test_sync_and_async_twins_share_files_and_tables(tmp_path: Path) -> None:
     """S-11.1: a session saved by one twin loads in the other: same files, same rows."""
     clock = ManualClock()
     pairs: list[tuple[object, AsyncStore]] = [
-        (FilesystemStore(tmp_path / "f", HASH, clock=clock),
-         AsyncFilesystemStore(tmp_path / "f", HASH, clock=clock)),
-        (SQLStore(HASH, url=f"sqlite:///{tmp_path}/t.db", clock=clock),
-         AsyncSQLStore(HASH, url=f"sqlite:///{tmp_path}/t.db", clock=clock)),
+        (
+            FilesystemStore(tmp_path / "f", HASH, clock=clock),
+            AsyncFilesystemStore(tmp_path / "f", HASH, clock=clock),
+        ),
+        (
+            SQLStore(HASH, url=f"sqlite:///{tmp_path}/t.db", clock=clock),
+            AsyncSQLStore(HASH, url=f"sqlite:///{tmp_path}/t.db", clock=clock),
+        ),
     ]
 
     async def main() -> None:
@@ -284,8 +288,12 @@ def test_cli_accepts_an_async_factory(tmp_path: Path) -> None:
     )
     result = subprocess.run(
         [sys.executable, "-m", "conformance", "async_factory:factory"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"},
-        capture_output=True, text=True, timeout=600, check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("S-")]

@@ -40,12 +40,15 @@ def find_bin_dir() -> Path | None:
     pg_config = shutil.which("pg_config")
     if pg_config:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
-                                 check=True, timeout=10).stdout.strip()
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, check=True, timeout=10
+            ).stdout.strip()
             candidates.append(Path(out))
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"),
-                      key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
-                      reverse=True)
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        reverse=True,
+    )
     candidates += versions
     initdb = shutil.which("initdb")
     if initdb:
@@ -58,9 +61,11 @@ def find_bin_dir() -> Path | None:
 
 def missing_reason() -> str:
     """Why no server can be started here."""
-    return ("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found: install the "
-            "'postgresql' package, set SESSIONSPEC_PG_BIN, or point SESSIONSPEC_POSTGRES_URL "
-            "at a server")
+    return (
+        "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found: install the "
+        "'postgresql' package, set SESSIONSPEC_PG_BIN, or point SESSIONSPEC_POSTGRES_URL "
+        "at a server"
+    )
 
 
 def free_port() -> int:
@@ -94,24 +99,51 @@ class PostgresServer:
         command = [str(self.bin_dir / args[0]), *args[1:]]
         if self._as_root:
             command = ["runuser", "-u", _OS_USER, "--", *command]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                check=False, cwd=self.root)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, check=False, cwd=self.root
+        )
         if result.returncode != 0:
             log = self.log.read_text() if self.log.exists() else ""
-            raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n"
-                               f"{result.stdout}{result.stderr}{log[-2000:]}")
+            raise RuntimeError(
+                f"{' '.join(command)} failed ({result.returncode}):\n"
+                f"{result.stdout}{result.stderr}{log[-2000:]}"
+            )
 
     def start(self) -> None:
         """Start (initialising the cluster the first time); waits until it accepts connections."""
         if not self._initialised:
-            self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                      "-E", "UTF8", "--locale=C", "--no-sync")
+            self._run(
+                "initdb",
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            )
             self._initialised = True
-        settings = (f"-c listen_addresses=127.0.0.1 -p {self.port} "
-                    f"-c unix_socket_directories={self.root} -c fsync=off "
-                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", settings,
-                  "-w", "-t", "60", "start")
+        settings = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} "
+            f"-c unix_socket_directories={self.root} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            settings,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``immediate`` kills it without a shutdown checkpoint)."""

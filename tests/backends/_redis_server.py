@@ -28,8 +28,10 @@ def require_binary(name: str) -> str:
     """The path of ``name``, or a skip (a failure when ``CI=true``) saying how to get it."""
     path = shutil.which(name)
     if path is None:
-        reason = (f"{name} is not installed (Debian: apt-get install redis-server); "
-                  "SESSIONSPEC_REDIS_URL can replace only the shared server")
+        reason = (
+            f"{name} is not installed (Debian: apt-get install redis-server); "
+            "SESSIONSPEC_REDIS_URL can replace only the shared server"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
@@ -71,10 +73,26 @@ class RedisServer:
     def start(self) -> RedisServer:
         log = self.directory / "redis.log"
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.directory), "--save", "", "--appendonly", "no",
-             "--daemonize", "no", "--logfile", str(log), *self.extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--logfile",
+                str(log),
+                *self.extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + _START_TIMEOUT
         while not _ping(self.port):
@@ -92,8 +110,12 @@ class RedisServer:
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGCONT)  # a paused server must see the signal
         if save and self.process.poll() is None:
-            subprocess.run([require_binary("redis-cli"), "-p", str(self.port), "shutdown", "save"],
-                           capture_output=True, timeout=10, check=False)
+            subprocess.run(
+                [require_binary("redis-cli"), "-p", str(self.port), "shutdown", "save"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
         if self.process.poll() is None:
             self.process.terminate()
         try:
@@ -118,9 +140,17 @@ class RedisCluster3:
 
     def __init__(self, directory: Path) -> None:
         self.nodes = [
-            RedisServer(directory / f"node{i}", "--cluster-enabled", "yes",
-                        "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-                        "--cluster-port", str(free_port()))
+            RedisServer(
+                directory / f"node{i}",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "2000",
+                "--cluster-port",
+                str(free_port()),
+            )
             for i in range(3)
         ]
 
@@ -134,9 +164,18 @@ class RedisCluster3:
             for node in self.nodes:
                 node.start()
             subprocess.run(
-                [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
-                 "--cluster-replicas", "0", "--cluster-yes"],
-                capture_output=True, timeout=30, check=True,
+                [
+                    cli,
+                    "--cluster",
+                    "create",
+                    *(f"127.0.0.1:{p}" for p in self.ports),
+                    "--cluster-replicas",
+                    "0",
+                    "--cluster-yes",
+                ],
+                capture_output=True,
+                timeout=30,
+                check=True,
             )
             deadline = time.monotonic() + _START_TIMEOUT
             while not all(self._ok(cli, port) for port in self.ports):
@@ -150,8 +189,13 @@ class RedisCluster3:
 
     @staticmethod
     def _ok(cli: str, port: int) -> bool:
-        info = subprocess.run([cli, "-p", str(port), "cluster", "info"],
-                              capture_output=True, text=True, timeout=5, check=False).stdout
+        info = subprocess.run(
+            [cli, "-p", str(port), "cluster", "info"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout
         return "cluster_state:ok" in info
 
     def stop(self) -> None:

@@ -24,8 +24,9 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     if os.environ.get("CI") == "true":
         raise
-    pytest.skip("redis-py is not installed (pip install 'sessionspec[redis]')",
-                allow_module_level=True)
+    pytest.skip(
+        "redis-py is not installed (pip install 'sessionspec[redis]')", allow_module_level=True
+    )
 
 from conformance import Browser, Capabilities, StoreConformance
 from reference_impl import _server_side
@@ -114,12 +115,11 @@ def test_key_is_prefix_and_id_value_is_deadline_and_record(
     deadline, _, record = raw.partition(b"|")
     assert float(deadline) == clock() + 30 * 86400
     assert SecureCookie(HASH, BLOCK, clock=clock).decode("app", record.decode()) == {
-        "user": "alice"}
+        "user": "alice"
+    }
 
 
-def test_ttl_follows_the_session_lifetime(
-    store: RedisStore, redis_client: redis.Redis
-) -> None:
+def test_ttl_follows_the_session_lifetime(store: RedisStore, redis_client: redis.Redis) -> None:
     browser = Browser()
     key = store.key_for(browser.visit(store, user="alice").id)
     assert 30 * 86400 - 5 <= redis_client.ttl(key) <= 30 * 86400
@@ -153,11 +153,19 @@ def test_expiry_is_decided_by_the_store_clock_not_the_ttl(
 
 @pytest.mark.parametrize(
     "corrupt",
-    [b"soon|x", b"nan|x", b"inf|x", b"\xff|x", b"no-envelope",
-     b"\x0e\xff\x81\x04\x01\x02\xff\x82\x00\x01\x10\x01\x10\x00"],  # redistore's raw gob
+    [
+        b"soon|x",
+        b"nan|x",
+        b"inf|x",
+        b"\xff|x",
+        b"no-envelope",
+        b"\x0e\xff\x81\x04\x01\x02\xff\x82\x00\x01\x10\x01\x10\x00",
+    ],  # redistore's raw gob
 )
 def test_corrupt_record_is_a_logged_decode_error(
-    store: RedisStore, redis_client: redis.Redis, corrupt: bytes,
+    store: RedisStore,
+    redis_client: redis.Redis,
+    corrupt: bytes,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     browser = Browser()
@@ -286,8 +294,9 @@ def private_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def _fast_store(server: RedisServer) -> RedisStore:
-    return RedisStore(HASH, BLOCK, url=server.url, socket_timeout=0.3,
-                      socket_connect_timeout=0.3, retries=0)
+    return RedisStore(
+        HASH, BLOCK, url=server.url, socket_timeout=0.3, socket_connect_timeout=0.3, retries=0
+    )
 
 
 @pytest.mark.parametrize("keep_data", [True, False], ids=["shutdown-save", "killed"])
@@ -367,8 +376,10 @@ def test_cluster_round_trip_regenerate_and_delete(cluster: RedisCluster3) -> Non
         browsers = [Browser() for _ in range(12)]
         ids = [b.visit(store, n=n).id for n, b in enumerate(browsers)]
         slots = {client.keyslot(store.key_for(i)) for i in ids}  # type: ignore[no-untyped-call]
-        nodes = {client.get_node_from_key(store.key_for(i)).port  # type: ignore[no-untyped-call]
-                 for i in ids}
+        nodes = {
+            client.get_node_from_key(store.key_for(i)).port  # type: ignore[no-untyped-call]
+            for i in ids
+        }
         assert len(slots) == 12
         assert len(nodes) > 1  # keys spread over the masters: no multi-key command needed
         first = browsers[0]

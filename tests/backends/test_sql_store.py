@@ -42,11 +42,20 @@ class _Stores:
         self.url = url
         self.made: list[SQLStore] = []
 
-    def make(self, *keys: bytes, clock: ManualClock | None = None, table: str | None = None,
-             **settings: float) -> SQLStore:
-        store = SQLStore(*(keys or (HASH, BLOCK)), url=self.url,
-                         table=table or f"sessions_{uuid.uuid4().hex[:12]}",
-                         clock=clock or ManualClock(), **settings)  # type: ignore[arg-type]
+    def make(
+        self,
+        *keys: bytes,
+        clock: ManualClock | None = None,
+        table: str | None = None,
+        **settings: float,
+    ) -> SQLStore:
+        store = SQLStore(
+            *(keys or (HASH, BLOCK)),
+            url=self.url,
+            table=table or f"sessions_{uuid.uuid4().hex[:12]}",
+            clock=clock or ManualClock(),
+            **settings,
+        )  # type: ignore[arg-type]
         self.made.append(store)
         return store
 
@@ -115,8 +124,11 @@ class TestPostgresStoreConformance(_SQLConformance):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Stores]:
-    url = (f"sqlite:///{tmp_path}/sessions.db" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
+    url = (
+        f"sqlite:///{tmp_path}/sessions.db"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     made = _Stores(url)
     yield made
     made.close()
@@ -141,8 +153,18 @@ def test_table_and_index_are_created_on_first_use(stores: _Stores) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["", "1sessions", "sessions; DROP TABLE users", 'x"y', "se-ssions", "a" * 49,
-             "sessions.x", "séssions"])
+    "name",
+    [
+        "",
+        "1sessions",
+        "sessions; DROP TABLE users",
+        'x"y',
+        "se-ssions",
+        "a" * 49,
+        "sessions.x",
+        "séssions",
+    ],
+)
 def test_bad_table_names_are_refused(name: str) -> None:
     """The table name goes into DDL, so anything but a plain identifier is refused."""
     with pytest.raises(ConfigurationError):
@@ -199,9 +221,7 @@ def test_sessions_without_a_deadline_are_never_purged(stores: _Stores) -> None:
     assert browser.load(store).values == {"user": "alice"}
 
 
-def test_an_id_collision_draws_another_id(
-    stores: _Stores, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_id_collision_draws_another_id(stores: _Stores, monkeypatch: pytest.MonkeyPatch) -> None:
     """A create that hits an existing ID leaves that record alone and retries (S-10.6)."""
     store = stores.make()
     first = Browser()
@@ -355,7 +375,7 @@ def test_factory_uses_the_url_from_the_environment(
 
 
 def test_missing_server_binaries_skip_locally_and_fail_in_ci(
-    monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Without initdb/pg_ctl the PostgreSQL tests skip with the reason, or fail under CI=true."""
     monkeypatch.setattr(_postgres_server, "find_bin_dir", lambda: None)

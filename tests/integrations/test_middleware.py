@@ -159,11 +159,13 @@ async def asgi_inner(scope: Any, receive: Any, send: Any) -> None:
         except KeyError:
             body = None
     status = 200 if body is not None else 404
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"text/plain"), (b"vary", b"Accept-Encoding")],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain"), (b"vary", b"Accept-Encoding")],
+        }
+    )
     await send({"type": "http.response.body", "body": (body or "not found").encode()})
 
 

@@ -327,8 +327,9 @@ def _float_from(doc: Any) -> float:
 
 
 def _pairs(items: list[list[Any]]) -> list[list[Any]]:
-    return sorted(items, key=lambda pair: json.dumps(pair[0], sort_keys=True,
-                                                     separators=(",", ":")))
+    return sorted(
+        items, key=lambda pair: json.dumps(pair[0], sort_keys=True, separators=(",", ":"))
+    )
 
 
 def _time_doc(moment: GoTime) -> dict[str, Any]:
@@ -417,7 +418,7 @@ def from_typed(doc: Any, *, top: bool = False) -> Any:
     if isinstance(doc, list):
         return [from_typed(item) for item in doc]
     if len(doc) == 1:
-        (tag, payload), = doc.items()
+        ((tag, payload),) = doc.items()
         if tag.startswith("$"):
             return _from_tag(tag, payload, top)
     return {k: from_typed(v) for k, v in doc.items()}
@@ -456,8 +457,9 @@ def _time_from(payload: Any) -> GoTime:
     if isinstance(payload, str):
         return GoTime.from_datetime(datetime.datetime.fromisoformat(payload))
     offset = payload["offset"]
-    return GoTime(int(payload["unix"]), int(payload["nsec"]),
-                  None if offset is None else int(offset))
+    return GoTime(
+        int(payload["unix"]), int(payload["nsec"]), None if offset is None else int(offset)
+    )
 
 
 def _typed_in(doc: Any, wire: GoType, go_type: str = "") -> Any:

@@ -88,8 +88,15 @@ wrapped = st.one_of(
     st.builds(Complex64, st.complex_numbers(width=64)),
 )
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), floats, st.complex_numbers(),
-    texts, st.binary(max_size=8), wrapped, times,
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**64 - 1),
+    floats,
+    st.complex_numbers(),
+    texts,
+    st.binary(max_size=8),
+    wrapped,
+    times,
 )
 typed_slices = st.one_of(
     st.lists(texts, max_size=3).map(lambda x: GoList("[]string", x)),
@@ -107,7 +114,8 @@ typed_maps = st.one_of(
 )
 addresses = st.builds(
     lambda city, zip_code: GoStruct("main.Address", ADDRESS, {"City": city, "Zip": zip_code}),
-    texts, INT64,
+    texts,
+    INT64,
 )
 people = st.builds(
     lambda fields: GoStruct("*main.Person", PERSON, fields),
@@ -119,8 +127,14 @@ people = st.builds(
         "Home": addresses.map(lambda a: GoStruct("Address", ADDRESS, dict(a))),
     }),
 )  # fmt: skip
-map_keys = st.one_of(texts, INT64, st.booleans(), st.floats(allow_nan=False).filter(bool),
-                     st.builds(Int64, INT64), times)
+map_keys = st.one_of(
+    texts,
+    INT64,
+    st.booleans(),
+    st.floats(allow_nan=False).filter(bool),
+    st.builds(Int64, INT64),
+    times,
+)
 
 
 def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -128,12 +142,14 @@ def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
         st.lists(inner, max_size=3),
         st.dictionaries(texts, inner, max_size=3),
         st.dictionaries(map_keys, inner, max_size=3).map(
-            lambda x: GoMap("map[interface {}]interface {}", x)),
+            lambda x: GoMap("map[interface {}]interface {}", x)
+        ),
     )
 
 
-values = st.recursive(scalars | typed_slices | typed_maps | addresses | people, _containers,
-                      max_leaves=6)
+values = st.recursive(
+    scalars | typed_slices | typed_maps | addresses | people, _containers, max_leaves=6
+)
 session_keys = texts | st.integers(-1000, 1000)
 sessions = st.dictionaries(session_keys, values, max_size=4)
 
@@ -181,8 +197,11 @@ def test_filesystem_id_payload_both_ways(go_oracle: GoOracle) -> None:
     session_id = "KKTJFOR2SVH2EL5HBCM7X64RD2DWEIHXYP7WSYAA33FRC4JGNILA"
     reply = ok(go_oracle.call({"op": "gob-encode", "values": session_id, "top": "any"}))
     assert bytes.fromhex(reply["gob_hex"]) == GOB.serialize(session_id)
-    reply = ok(go_oracle.call({"op": "gob-decode", "top": "string",
-                               "gob_hex": GOB.serialize(session_id).hex()}))
+    reply = ok(
+        go_oracle.call(
+            {"op": "gob-decode", "top": "string", "gob_hex": GOB.serialize(session_id).hex()}
+        )
+    )
     assert reply["values"] == session_id
 
 
@@ -214,8 +233,11 @@ def test_cookie_store_go_python_go(
     go_oracle: GoOracle, session: dict[Any, Any], new_key: Any, new_value: Any
 ) -> None:
     """Ensure that a Go CookieStore session survives our load, change and save, exactly."""
-    saved = ok(go_oracle.call({"op": "session-save", "key_pairs": KEY_PAIRS, "name": NAME,
-                               "values": typed(session)}))
+    saved = ok(
+        go_oracle.call(
+            {"op": "session-save", "key_pairs": KEY_PAIRS, "name": NAME, "values": typed(session)}
+        )
+    )
     store = CookieStore(HASH_KEY, BLOCK_KEY, serializer=GobSerializer())
     loaded = store.get(SimpleRequest(f"{NAME}={saved['cookie']}"), NAME)
     assert loaded.load_error is None and loaded.is_new is False
@@ -223,8 +245,16 @@ def test_cookie_store_go_python_go(
     expected = change(loaded.values, new_key, new_value)
     response = RecordingResponse()
     loaded.save(SimpleRequest(), response)
-    reply = ok(go_oracle.call({"op": "session-load", "key_pairs": KEY_PAIRS, "name": NAME,
-                               "cookie_header": f"{NAME}={cookie_from(response)}"}))
+    reply = ok(
+        go_oracle.call(
+            {
+                "op": "session-load",
+                "key_pairs": KEY_PAIRS,
+                "name": NAME,
+                "cookie_header": f"{NAME}={cookie_from(response)}",
+            }
+        )
+    )
     assert reply["load_error"] is None and reply["is_new"] is False
     assert same(reply["values"], expected)
 
@@ -236,8 +266,17 @@ def test_filesystem_store_go_python_go(
 ) -> None:
     """Ensure that a Go FilesystemStore session in a shared directory round-trips exactly."""
     with tempfile.TemporaryDirectory(prefix="sessionspec-interop-") as shared:
-        saved = ok(go_oracle.call({"op": "fs-save", "key_pairs": KEY_PAIRS, "name": NAME,
-                                   "dir": shared, "values": typed(session)}))
+        saved = ok(
+            go_oracle.call(
+                {
+                    "op": "fs-save",
+                    "key_pairs": KEY_PAIRS,
+                    "name": NAME,
+                    "dir": shared,
+                    "values": typed(session),
+                }
+            )
+        )
         session_id = saved["session_id"]
         assert (Path(shared) / f"session_{session_id}").is_file()
         store = FilesystemStore(shared, HASH_KEY, BLOCK_KEY, serializer=GobSerializer())
@@ -248,9 +287,17 @@ def test_filesystem_store_go_python_go(
         response = RecordingResponse()
         loaded.save(SimpleRequest(), response)
         assert loaded.id == session_id  # same file, rewritten
-        reply = ok(go_oracle.call({"op": "fs-load", "key_pairs": KEY_PAIRS, "name": NAME,
-                                   "dir": shared,
-                                   "cookie_header": f"{NAME}={cookie_from(response)}"}))
+        reply = ok(
+            go_oracle.call(
+                {
+                    "op": "fs-load",
+                    "key_pairs": KEY_PAIRS,
+                    "name": NAME,
+                    "dir": shared,
+                    "cookie_header": f"{NAME}={cookie_from(response)}",
+                }
+            )
+        )
         assert reply["load_error"] is None and reply["session_id"] == session_id
         assert same(reply["values"], expected)
 
@@ -268,14 +315,32 @@ def test_filesystem_store_python_creates_go_reads(
         ours.values.update(session)
         ours.save(request, response)
         header = f"{NAME}={cookie_from(response)}"
-        reply = ok(go_oracle.call({"op": "fs-load", "key_pairs": KEY_PAIRS, "name": NAME,
-                                   "dir": shared, "cookie_header": header}))
+        reply = ok(
+            go_oracle.call(
+                {
+                    "op": "fs-load",
+                    "key_pairs": KEY_PAIRS,
+                    "name": NAME,
+                    "dir": shared,
+                    "cookie_header": header,
+                }
+            )
+        )
         assert reply["session_id"] == ours.id and reply["load_error"] is None
         assert same(reply["values"], session)
         # Go saves it again (same ID); we read Go's rewrite.
-        resaved = ok(go_oracle.call({"op": "fs-save", "key_pairs": KEY_PAIRS, "name": NAME,
-                                     "dir": shared, "cookie_header": header,
-                                     "values": typed({**session, "by": "go"})}))
+        resaved = ok(
+            go_oracle.call(
+                {
+                    "op": "fs-save",
+                    "key_pairs": KEY_PAIRS,
+                    "name": NAME,
+                    "dir": shared,
+                    "cookie_header": header,
+                    "values": typed({**session, "by": "go"}),
+                }
+            )
+        )
         assert resaved["session_id"] == ours.id
         again = store.get(SimpleRequest(f"{NAME}={resaved['cookie']}"), NAME)
         assert again.load_error is None
@@ -289,7 +354,15 @@ def test_unregistered_type_is_go_s_error_and_a_fresh_session(go_oracle: GoOracle
     session = store.get(request, NAME)
     session.values["odd"] = GoMap("map[string]bool", {"a": True})
     session.save(request, response)
-    reply = ok(go_oracle.call({"op": "session-load", "key_pairs": KEY_PAIRS, "name": NAME,
-                               "cookie_header": f"{NAME}={cookie_from(response)}"}))
+    reply = ok(
+        go_oracle.call(
+            {
+                "op": "session-load",
+                "key_pairs": KEY_PAIRS,
+                "name": NAME,
+                "cookie_header": f"{NAME}={cookie_from(response)}",
+            }
+        )
+    )
     assert reply["is_new"] is True
     assert 'name not registered for interface: "map[string]bool"' in reply["load_error"]

@@ -152,9 +152,10 @@ def test_decode_vectors_at_the_signing_layer(vector_id: str) -> None:
     """Ensure that age boundaries and key rotation accept what Go accepts (S-1.4, S-1.8)."""
     encode, decode = calls(vector_id)
     gob = bytes.fromhex(encode["response"]["parts"]["serialized_hex"])
-    assert codec_for(encode["request"], "nop").encode(
-        encode["request"]["name"], gob
-    ) == encode["response"]["cookie"]
+    assert (
+        codec_for(encode["request"], "nop").encode(encode["request"]["name"], gob)
+        == encode["response"]["cookie"]
+    )
     request = decode["request"]
     assert decode["response"]["ok"] is True
     if "key_pairs" in request:

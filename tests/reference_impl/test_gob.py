@@ -81,10 +81,32 @@ def golden(name: str) -> bytes:
 
 def interface_names(stream: bytes) -> list[str]:
     """The Go type names of the interface values in ``stream`` (as gob spells them)."""
-    known = ["[]interface {}", "map[string]interface {}", "map[interface {}]interface {}",
-             "time.Time", "complex128", "complex64", "float64", "float32", "[]uint8", "string",
-             "uint64", "uint32", "uint16", "uint8", "uintptr", "uint", "int64", "int32", "int16",
-             "int8", "int", "bool", "[]string", "[]int64"]
+    known = [
+        "[]interface {}",
+        "map[string]interface {}",
+        "map[interface {}]interface {}",
+        "time.Time",
+        "complex128",
+        "complex64",
+        "float64",
+        "float32",
+        "[]uint8",
+        "string",
+        "uint64",
+        "uint32",
+        "uint16",
+        "uint8",
+        "uintptr",
+        "uint",
+        "int64",
+        "int32",
+        "int16",
+        "int8",
+        "int",
+        "bool",
+        "[]string",
+        "[]int64",
+    ]
     found = []
     for name in known:
         if bytes([len(name)]) + name.encode() in stream:
@@ -134,7 +156,8 @@ def test_golden_streams_reencode_to_go_bytes(name: str) -> None:
     decoded = GOB.deserialize(golden(name))
     again = GOB.serialize(decoded)
     assert canonical(to_typed(GOB.deserialize(again), top=True)) == canonical(
-        to_typed(decoded, top=True))
+        to_typed(decoded, top=True)
+    )
     if name != "person":
         assert again == golden(name)
 
@@ -286,15 +309,19 @@ def test_typed_containers_keep_element_types() -> None:
 def test_structs_encode_like_go_and_keep_their_type() -> None:
     """Ensure that a struct omits zero fields, nests, and reads back as the same GoStruct."""
     home = GoStruct("main.Address", PERSON.fields[5][1], {"City": "Oslo"})
-    person = GoStruct("*main.Person", PERSON, {"Name": "Al", "Tags": ["x"], "Home": home,
-                                                "Extra": Int64(3), "Attrs": {"a": 1}})
+    person = GoStruct(
+        "*main.Person",
+        PERSON,
+        {"Name": "Al", "Tags": ["x"], "Home": home, "Extra": Int64(3), "Attrs": {"a": 1}},
+    )
     stream = GOB.serialize({"p": person})
     back = GOB.deserialize(stream)["p"]  # type: ignore[index]
     assert back.go_type == "*main.Person" and back.wire_type == PERSON
     # Every field, zero ones included. A nested struct's registered name does
     # not travel (its type is the field's), so it reads back as the bare "Address".
     assert {k: v for k, v in back.items() if k != "Home"} == {
-        k: v for k, v in person.items() if k != "Home"}
+        k: v for k, v in person.items() if k != "Home"
+    }
     assert back["Home"].go_type == "Address" and dict(back["Home"]) == dict(home)
     assert type(back["Extra"]) is Int64
     assert b"\x05Score" in stream and b"Al" in stream and b"Oslo" in stream
@@ -349,8 +376,11 @@ def test_go_time_binary_format() -> None:
     assert odd.marshal_binary()[0] == 2 and GoTime.unmarshal_binary(odd.marshal_binary()) == odd
     assert GoTime(0, 0, 0).marshal_binary()[-2:] == b"\x00\x00"  # a zone at 0 is not time.UTC
     assert GoTime.unmarshal_binary(GoTime(0, 0, 0).marshal_binary()).offset == 0
-    for bad, message in [(b"", "no data"), (b"\x03" + bytes(14), "unsupported version"),
-                         (b"\x01" + bytes(3), "invalid length")]:
+    for bad, message in [
+        (b"", "no data"),
+        (b"\x03" + bytes(14), "unsupported version"),
+        (b"\x01" + bytes(3), "invalid length"),
+    ]:
         with pytest.raises(ValueError, match=message):
             GoTime.unmarshal_binary(bad)
     with pytest.raises(ValueError, match="cannot be sent"):
@@ -384,9 +414,16 @@ def test_wrappers_check_ranges_and_survive_copy_and_pickle() -> None:
     with pytest.raises(OverflowError):
         Float32(1e39)
     assert repr(Int64(5)) == "Int64(5)" and Int64(5) + 1 == 6 and type(Int64(5) + 1) is int
-    values = [Int64(-3), Uint16(9), Float32(1.5), Complex64(2j), GoTime(5, 6, 60),
-              GoList("[]string", ["a"]), GoMap("map[string]string", {"k": "v"}),
-              GoStruct("*main.Person", PERSON, {"Name": "Al"})]
+    values = [
+        Int64(-3),
+        Uint16(9),
+        Float32(1.5),
+        Complex64(2j),
+        GoTime(5, 6, 60),
+        GoList("[]string", ["a"]),
+        GoMap("map[string]string", {"k": "v"}),
+        GoStruct("*main.Person", PERSON, {"Name": "Al"}),
+    ]
     for value in values:
         for clone in (copy.deepcopy(value), pickle.loads(pickle.dumps(value))):
             assert clone == value and type(clone) is type(value)
@@ -395,8 +432,15 @@ def test_wrappers_check_ranges_and_survive_copy_and_pickle() -> None:
 
 def test_parse_type_spellings() -> None:
     """Ensure that Go's spellings parse and print back as Go writes them."""
-    for spelling in ("[]string", "map[string]interface {}", "[4]uint8", "map[int64][]float32",
-                     "[][]interface {}", "time.Time", "[]uint8"):
+    for spelling in (
+        "[]string",
+        "map[string]interface {}",
+        "[4]uint8",
+        "map[int64][]float32",
+        "[][]interface {}",
+        "time.Time",
+        "[]uint8",
+    ):
         assert str(parse_type(spelling)) == spelling
     assert parse_type("[]byte") == parse_type("[]uint8")
     assert parse_type("map[string]interface{}") == parse_type("map[string]interface {}")
@@ -485,8 +529,10 @@ def test_round_trip_keeps_values_and_go_types(session: dict[Any, Any]) -> None:
 def test_cookie_and_filesystem_stores_keep_go_types(tmp_path: Path) -> None:
     """Ensure that both stores carry typed values through a save and a load."""
     typed = {"id": Int64(7), "roles": GoList("[]string", ["a"]), "at": GoTime(1, 2, None)}
-    for store in (CookieStore(b"k" * 32, serializer=GobSerializer()),
-                  FilesystemStore(tmp_path, b"k" * 32, b"b" * 16, serializer=GobSerializer())):
+    for store in (
+        CookieStore(b"k" * 32, serializer=GobSerializer()),
+        FilesystemStore(tmp_path, b"k" * 32, b"b" * 16, serializer=GobSerializer()),
+    ):
         request, response = SimpleRequest(), RecordingResponse()
         session = store.get(request, "s")
         session.values.update(typed)

@@ -41,8 +41,18 @@ def _seeds() -> list[bytes]:
 
 
 SEEDS = _seeds()
-BIG_UINTS = [bytes.fromhex(h) for h in ("f8ffffffffffffffff", "f87fffffffffffffff",
-                                        "fc7fffffff", "fd010000", "fe7fff", "ff80", "7f")]
+BIG_UINTS = [
+    bytes.fromhex(h)
+    for h in (
+        "f8ffffffffffffffff",
+        "f87fffffffffffffff",
+        "fc7fffffff",
+        "fd010000",
+        "fe7fff",
+        "ff80",
+        "7f",
+    )
+]
 
 
 def decodes_or_rejects(data: bytes) -> object:
@@ -167,14 +177,30 @@ def slice_def(type_id: int, elem: int) -> bytes:
 
 def map_def(type_id: int, key: int, elem: int) -> bytes:
     """A definition message for a map type."""
-    return framed(i(-type_id) + b"\x04\x01" + common("", type_id) + b"\x01" + i(key) + b"\x01"
-                  + i(elem) + b"\x00\x00")
+    return framed(
+        i(-type_id)
+        + b"\x04\x01"
+        + common("", type_id)
+        + b"\x01"
+        + i(key)
+        + b"\x01"
+        + i(elem)
+        + b"\x00\x00"
+    )
 
 
 def array_def(type_id: int, elem: int, length: int) -> bytes:
     """A definition message for an array type."""
-    return framed(i(-type_id) + b"\x01\x01" + common("", type_id) + b"\x01" + i(elem) + b"\x01"
-                  + i(length) + b"\x00\x00")
+    return framed(
+        i(-type_id)
+        + b"\x01\x01"
+        + common("", type_id)
+        + b"\x01"
+        + i(elem)
+        + b"\x01"
+        + i(length)
+        + b"\x00\x00"
+    )
 
 
 def struct_def(type_id: int, fields: list[tuple[str, int]], count: int | None = None) -> bytes:

@@ -124,8 +124,13 @@ def pair_keys(request: dict[str, Any]) -> list[Any]:
 
 def go_options(request: dict[str, Any], **changes: Any) -> Options:
     """sessions 1.2.1's defaults (Path=/, 30 days, nothing else) plus the request's options."""
-    fields: dict[str, Any] = {"path": "/", "max_age": 2592000, "http_only": False,
-                              "same_site": SameSite.DEFAULT, "secure": False}
+    fields: dict[str, Any] = {
+        "path": "/",
+        "max_age": 2592000,
+        "http_only": False,
+        "same_site": SameSite.DEFAULT,
+        "secure": False,
+    }
     given = request.get("options", {})
     for name in ("path", "domain", "secure", "http_only"):
         if name in given:
@@ -181,8 +186,9 @@ def test_gob_roundtrip_vectors_full(vector_id: str) -> None:
     if BY_ID[vector_id]["byte_exact"]:
         assert cookie == encode["response"]["cookie"]
     reader = gob_codec(decode["request"])
-    assert same_values(reader.decode(request["name"], decode["request"]["cookie"]),
-                       decode["response"]["values"])
+    assert same_values(
+        reader.decode(request["name"], decode["request"]["cookie"]), decode["response"]["values"]
+    )
     assert same_values(reader.decode(request["name"], cookie), decode["response"]["values"])
 
 
@@ -191,8 +197,11 @@ def test_gob_decode_vectors_full(vector_id: str) -> None:
     """Ensure that age boundaries and key rotation accept Go's cookie and give Go's values."""
     request, response = calls(vector_id)[-1]["request"], calls(vector_id)[-1]["response"]
     if "key_pairs" in request:
-        codecs = codecs_from_pairs(*pair_keys(request), serializer=GobSerializer(),  # type: ignore[arg-type]
-                                   clock=clock_at(request["now"]))
+        codecs = codecs_from_pairs(
+            *pair_keys(request),
+            serializer=GobSerializer(),  # type: ignore[arg-type]
+            clock=clock_at(request["now"]),
+        )
         decoded = decode_multi(request["name"], request["cookie"], codecs)
     else:
         decoded = gob_codec(request).decode(request["name"], request["cookie"])
@@ -210,8 +219,11 @@ def test_decode_error_vectors_with_gob(vector_id: str) -> None:
     request, response = calls(vector_id)[-1]["request"], calls(vector_id)[-1]["response"]
     assert response["ok"] is False and response["is_decode"] is True
     if "key_pairs" in request:
-        codecs = codecs_from_pairs(*pair_keys(request), serializer=GobSerializer(),  # type: ignore[arg-type]
-                                   clock=clock_at(request["now"]))
+        codecs = codecs_from_pairs(
+            *pair_keys(request),
+            serializer=GobSerializer(),  # type: ignore[arg-type]
+            clock=clock_at(request["now"]),
+        )
         with pytest.raises(MultiDecodeError) as multi:
             decode_multi(request["name"], request["cookie"], codecs)
         assert str(multi.value) == response["error"]
@@ -235,8 +247,14 @@ def test_every_gob_vector_is_accounted_for() -> None:
     checked = set(ids(*kinds)) | set(SESSION_CASES) | set(LOAD_CASES) | set(FS_CASES)
     json_only = {v["id"] for v in VECTORS if v["calls"][0]["request"].get("serializer") == "json"}
     assert covered - checked - json_only - set(NOT_COVERED) == set()
-    assert json_only <= {"rt-json-h32-plain", "rt-json-aes256-escapes", "rt-json-numbers",
-                         "rt-json-empty", "neg-json-cookie-as-gob", "sc-json-serializer-fails"}
+    assert json_only <= {
+        "rt-json-h32-plain",
+        "rt-json-aes256-escapes",
+        "rt-json-numbers",
+        "rt-json-empty",
+        "neg-json-cookie-as-gob",
+        "sc-json-serializer-fails",
+    }
     assert "neg-json-cookie-as-gob" in checked and "sc-json-serializer-fails" in SESSION_CASES
 
 
@@ -247,8 +265,12 @@ def test_every_gob_vector_is_accounted_for() -> None:
 def save_like_go(call: dict[str, Any], **option_changes: Any) -> tuple[CookieStore, list[str]]:
     """Run a recorded ``session-cookie`` call through our CookieStore; return its Set-Cookie."""
     request = call["request"]
-    store = CookieStore(*pair_keys(request), options=go_options(request, **option_changes),
-                        serializer=GobSerializer(), clock=clock_at(request["timestamp"]))
+    store = CookieStore(
+        *pair_keys(request),
+        options=go_options(request, **option_changes),
+        serializer=GobSerializer(),
+        clock=clock_at(request["timestamp"]),
+    )
     if "max_age" in request.get("options", {}) and request["options"]["max_age"] >= 0:
         store.max_age(request["options"]["max_age"])
     with_ivs(store, request.get("random_hex"))
@@ -263,21 +285,33 @@ def save_like_go(call: dict[str, Any], **option_changes: Any) -> tuple[CookieSto
 def load_like_go(call: dict[str, Any], serializer: object = None) -> Any:
     """Run a recorded ``session-load`` call through our CookieStore; return the session."""
     request = call["request"]
-    store = CookieStore(*pair_keys(request), options=go_options(request),
-                        serializer=serializer or GobSerializer(),  # type: ignore[arg-type]
-                        clock=clock_at(request["now"]))
+    store = CookieStore(
+        *pair_keys(request),
+        options=go_options(request),
+        serializer=serializer or GobSerializer(),  # type: ignore[arg-type]
+        clock=clock_at(request["now"]),
+    )
     if "max_age" in request:
         store.max_age(request["max_age"])
     return store.get(SimpleRequest(request["cookie_header"]), request["name"])
 
 
-SESSION_CASES = ["sc-default-options", "sc-all-options", "sc-maxage-zero", "sc-invalid-domain",
-                 "sc-rotation-encodes-with-first", "sc-samesite-modes",
-                 "sc-delete-maxage-negative", "sc-json-serializer-fails"]
+SESSION_CASES = [
+    "sc-default-options",
+    "sc-all-options",
+    "sc-maxage-zero",
+    "sc-invalid-domain",
+    "sc-rotation-encodes-with-first",
+    "sc-samesite-modes",
+    "sc-delete-maxage-negative",
+    "sc-json-serializer-fails",
+]
 
 
-@pytest.mark.parametrize("vector_id", ["sc-default-options", "sc-all-options", "sc-maxage-zero",
-                                       "sc-rotation-encodes-with-first"])
+@pytest.mark.parametrize(
+    "vector_id",
+    ["sc-default-options", "sc-all-options", "sc-maxage-zero", "sc-rotation-encodes-with-first"],
+)
 def test_cookie_store_session_vectors(vector_id: str) -> None:
     """Ensure that our CookieStore writes Go's exact Set-Cookie line and reads Go's cookie back."""
     save, load = calls(vector_id)
@@ -327,8 +361,9 @@ def test_cookie_store_negative_max_age_deletes_without_values() -> None:
     _, lines = save_like_go(with_cookie, max_age=-1)
     assert lines == [re.sub(r"=[^;]*", "=", go_line, count=1)]
     assert lines[0].endswith("; Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0")
-    codec = codecs_from_pairs(*pair_keys(request), serializer=GobSerializer(),
-                              clock=clock_at(request["timestamp"]))
+    codec = codecs_from_pairs(
+        *pair_keys(request), serializer=GobSerializer(), clock=clock_at(request["timestamp"])
+    )
     codec[0]._iv_source = iv_source(request["random_hex"])
     values = from_typed(request["values"], top=True)
     assert encode_multi(request["name"], values, codec) == call["response"]["cookie"]
@@ -343,21 +378,36 @@ def test_cookie_store_json_vector_works_with_ours() -> None:
     call = calls("sc-json-serializer-fails")[0]
     assert call["response"]["ok"] is False
     request = call["request"]
-    store = CookieStore(*pair_keys(request), options=go_options(request),
-                        serializer=JSONSerializer(), clock=clock_at(request["timestamp"]))
+    store = CookieStore(
+        *pair_keys(request),
+        options=go_options(request),
+        serializer=JSONSerializer(),
+        clock=clock_at(request["timestamp"]),
+    )
     browser, response = SimpleRequest(), RecordingResponse()
     session = store.get(browser, request["name"])
     session.values.update(from_typed(request["values"], top=True))
     session.save(browser, response)
-    reader = load_like_go({"request": {**request, "now": request["timestamp"],
-                                       "cookie_header": f"{request['name']}="
-                                                        f"{response.cookies[0].value}"}},
-                          serializer=JSONSerializer())
+    reader = load_like_go(
+        {
+            "request": {
+                **request,
+                "now": request["timestamp"],
+                "cookie_header": f"{request['name']}={response.cookies[0].value}",
+            }
+        },
+        serializer=JSONSerializer(),
+    )
     assert reader.values == {"user_id": 1001}
 
 
-LOAD_CASES = ["sl-no-cookie", "sl-tampered", "sl-expired", "sl-wrong-keys-rotation",
-              "sl-invalid-name"]
+LOAD_CASES = [
+    "sl-no-cookie",
+    "sl-tampered",
+    "sl-expired",
+    "sl-wrong-keys-rotation",
+    "sl-invalid-name",
+]
 
 
 @pytest.mark.parametrize(("vector_id", "error_type"), [
@@ -396,8 +446,13 @@ def test_cookie_store_invalid_name_vector() -> None:
 # FilesystemStore: fs vectors
 
 
-FS_CASES = ["fs-roundtrip-aes", "fs-roundtrip-plain-fixed-id", "fs-missing-file", "fs-delete",
-            "fs-tampered-cookie"]
+FS_CASES = [
+    "fs-roundtrip-aes",
+    "fs-roundtrip-plain-fixed-id",
+    "fs-missing-file",
+    "fs-delete",
+    "fs-tampered-cookie",
+]
 
 
 def go_id(random_hex: str) -> str:
@@ -407,14 +462,22 @@ def go_id(random_hex: str) -> str:
 
 def fs_store(directory: Path, request: dict[str, Any], clock: float) -> FilesystemStore:
     """Our FilesystemStore configured like a recorded fs call."""
-    return FilesystemStore(directory, *pair_keys(request), options=go_options(request),
-                           serializer=GobSerializer(), clock=clock_at(clock))
+    return FilesystemStore(
+        directory,
+        *pair_keys(request),
+        options=go_options(request),
+        serializer=GobSerializer(),
+        clock=clock_at(clock),
+    )
 
 
 def session_files(directory: Path) -> list[dict[str, str]]:
     """``[{name, content_b64}]`` of the session files (our lock file aside)."""
-    return [{"name": p.name, "content_b64": base64.b64encode(p.read_bytes()).decode()}
-            for p in sorted(directory.iterdir()) if p.name.startswith("session_")]
+    return [
+        {"name": p.name, "content_b64": base64.b64encode(p.read_bytes()).decode()}
+        for p in sorted(directory.iterdir())
+        if p.name.startswith("session_")
+    ]
 
 
 def write_files(directory: Path, files: list[dict[str, str]]) -> None:
@@ -475,11 +538,13 @@ def test_fs_fixed_id_vector_ids_must_have_the_issued_shape(tmp_path: Path) -> No
     """
     save, load = calls("fs-roundtrip-plain-fixed-id")
     request, expect = save["request"], BY_ID["fs-roundtrip-plain-fixed-id"]["expect"]
-    codecs = codecs_from_pairs(*pair_keys(request), serializer=GobSerializer(),
-                               clock=clock_at(request["timestamp"]))
+    codecs = codecs_from_pairs(
+        *pair_keys(request), serializer=GobSerializer(), clock=clock_at(request["timestamp"])
+    )
     session_id = request["session_id"]
     assert GobSerializer().serialize(session_id) == bytes.fromhex(
-        save["response"]["parts"]["serialized_hex"])
+        save["response"]["parts"]["serialized_hex"]
+    )
     assert encode_multi(request["name"], session_id, codecs) == expect["cookie"]
     content = encode_multi(request["name"], from_typed(request["values"], top=True), codecs)
     assert base64.b64encode(content.encode()).decode() == expect["files"][0]["content_b64"]

@@ -23,8 +23,13 @@ def render(options: Options, value: str = "v", now: float = NOW) -> str:
 def test_attribute_order_and_format() -> None:
     """S-3.1: attributes in Go's order, Expires as IMF-fixdate GMT."""
     o = Options(
-        path="/app", domain=".example.com", max_age=7200, secure=True,
-        http_only=True, same_site=SameSite.NONE, partitioned=True,
+        path="/app",
+        domain=".example.com",
+        max_age=7200,
+        secure=True,
+        http_only=True,
+        same_site=SameSite.NONE,
+        partitioned=True,
     )
     assert render(o) == (
         "s=v; Path=/app; Domain=example.com; Expires=Wed, 15 Nov 2023 00:13:20 GMT; "
@@ -70,8 +75,13 @@ def test_value_sanitizing_matches_go() -> None:
 
 # --- Go's own lines ---------------------------------------------------------
 
-_GO_MODES = {"": SameSite.DEFAULT, "default": SameSite.DEFAULT, "lax": SameSite.LAX,
-             "strict": SameSite.STRICT, "none": SameSite.NONE}
+_GO_MODES = {
+    "": SameSite.DEFAULT,
+    "default": SameSite.DEFAULT,
+    "lax": SameSite.LAX,
+    "strict": SameSite.STRICT,
+    "none": SameSite.NONE,
+}
 
 
 def _go_options(raw: dict[str, Any] | None) -> Options:
@@ -134,24 +144,52 @@ def test_set_cookie_lines_equal_gos(vid: str, raw: dict[str, Any] | None, line: 
 printable = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=30)
 
 
-@given(path=printable, domain=printable, max_age=st.integers(-5, 10**9),
-       value=st.text(max_size=40), same_site=st.sampled_from(list(SameSite)),
-       secure=st.booleans(), http_only=st.booleans(), partitioned=st.booleans())
+@given(
+    path=printable,
+    domain=printable,
+    max_age=st.integers(-5, 10**9),
+    value=st.text(max_size=40),
+    same_site=st.sampled_from(list(SameSite)),
+    secure=st.booleans(),
+    http_only=st.booleans(),
+    partitioned=st.booleans(),
+)
 def test_no_options_value_can_inject_a_header(
-    path: str, domain: str, max_age: int, value: str, same_site: SameSite,
-    secure: bool, http_only: bool, partitioned: bool,
+    path: str,
+    domain: str,
+    max_age: int,
+    value: str,
+    same_site: SameSite,
+    secure: bool,
+    http_only: bool,
+    partitioned: bool,
 ) -> None:
     """S-3.7: a rendered line never holds CR, LF or an attribute nobody asked for."""
     try:
-        options = Options(path=path or "/", domain=domain, max_age=max_age, secure=secure,
-                          http_only=http_only, same_site=same_site, partitioned=partitioned)
+        options = Options(
+            path=path or "/",
+            domain=domain,
+            max_age=max_age,
+            secure=secure,
+            http_only=http_only,
+            same_site=same_site,
+            partitioned=partitioned,
+        )
     except pydantic.ValidationError:
         return
     line = Cookie.for_session("sid", value, options, NOW).render()
     assert "\r" not in line and "\n" not in line
     attrs = [a.split("=", 1)[0] for a in line.split("; ")[1:]]
-    allowed = {"Path", "Domain", "Expires", "Max-Age", "HttpOnly", "Secure", "SameSite",
-               "Partitioned"}
+    allowed = {
+        "Path",
+        "Domain",
+        "Expires",
+        "Max-Age",
+        "HttpOnly",
+        "Secure",
+        "SameSite",
+        "Partitioned",
+    }
     assert set(attrs) <= allowed
     assert len(attrs) == len(set(attrs))
     assert line.count(";") == len(attrs)
@@ -159,8 +197,10 @@ def test_no_options_value_can_inject_a_header(
 
 TCHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 token = st.text(alphabet=TCHARS, min_size=1, max_size=20)
-safe_value = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E,
-                                            exclude_characters='";\\,'), max_size=60)
+safe_value = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters='";\\,'),
+    max_size=60,
+)
 
 
 @given(name=token, value=safe_value)

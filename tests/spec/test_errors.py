@@ -16,18 +16,24 @@ from spec import errors as e
         (e.InvalidCookieNameError("a b"), "sessions: invalid character in cookie name: a b"),
         (e.MissingStoreError("s"), 'sessions: missing store for session "s"'),
         (e.CookieTooLongError(5000, 4096), "securecookie: the value is too long: 5000"),
-        (e.Base64DecodeError(7),
-         "securecookie: base64 decode failed - caused by: illegal base64 data at input byte 7"),
+        (
+            e.Base64DecodeError(7),
+            "securecookie: base64 decode failed - caused by: illegal base64 data at input byte 7",
+        ),
         (e.MacInvalidError(), "securecookie: the value is not valid"),
         (e.InvalidTimestampError(), "securecookie: invalid timestamp"),
         (e.TimestampTooNewError(2, 1), "securecookie: timestamp is too new"),
         (e.ExpiredTimestampError(1, 2), "securecookie: expired timestamp"),
         (e.DecryptionError(), "securecookie: the value could not be decrypted"),
-        (e.DeserializeError("json: bad"),
-         "securecookie: error - caused by: securecookie: error - caused by: json: bad"),
-        (e.SerializeError("json: unsupported type: set"),
-         "securecookie: error - caused by: securecookie: error - caused by: "
-         "json: unsupported type: set"),
+        (
+            e.DeserializeError("json: bad"),
+            "securecookie: error - caused by: securecookie: error - caused by: json: bad",
+        ),
+        (
+            e.SerializeError("json: unsupported type: set"),
+            "securecookie: error - caused by: securecookie: error - caused by: "
+            "json: unsupported type: set",
+        ),
     ],
 )
 def test_messages_keep_gorilla_wording(error: Exception, message: str) -> None:
@@ -47,13 +53,25 @@ def test_groups_can_be_caught_separately() -> None:
     """S-7.2: configuration, encode, decode and store errors are distinct families."""
     families = [e.ConfigurationError, e.EncodeError, e.DecodeError, e.StoreError]
     members = {
-        e.ConfigurationError: [e.HashKeyNotSetError(), e.BlockKeyError(1), e.NoCodecsError(),
-                               e.InvalidCookieNameError("x"), e.MissingStoreError("x")],
+        e.ConfigurationError: [
+            e.HashKeyNotSetError(),
+            e.BlockKeyError(1),
+            e.NoCodecsError(),
+            e.InvalidCookieNameError("x"),
+            e.MissingStoreError("x"),
+        ],
         e.EncodeError: [e.ValueTooLongError(1, 0), e.SerializeError("x")],
-        e.DecodeError: [e.MacInvalidError(), e.Base64DecodeError(0), e.ExpiredTimestampError(0, 0),
-                        e.DecryptionError(), e.DeserializeError("x"), e.CookieTooLongError(1, 0),
-                        e.SessionNotFoundError("s"), e.InvalidSessionIDError(),
-                        e.MultiDecodeError([e.MacInvalidError()])],
+        e.DecodeError: [
+            e.MacInvalidError(),
+            e.Base64DecodeError(0),
+            e.ExpiredTimestampError(0, 0),
+            e.DecryptionError(),
+            e.DeserializeError("x"),
+            e.CookieTooLongError(1, 0),
+            e.SessionNotFoundError("s"),
+            e.InvalidSessionIDError(),
+            e.MultiDecodeError([e.MacInvalidError()]),
+        ],
         e.StoreError: [e.StoreError("x")],
     }
     for family, instances in members.items():

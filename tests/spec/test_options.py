@@ -62,8 +62,20 @@ def test_good_domains_are_kept_without_leading_dot(domain: str, stored: str) -> 
 
 @pytest.mark.parametrize(
     "domain",
-    ["bad domain!", "exa;mple.com", "-example.com", "example-.com", "a..b", "example.com.",
-     "123", "x" * 64 + ".com", "ex\nample.com", "::1", "[::1]", "."],
+    [
+        "bad domain!",
+        "exa;mple.com",
+        "-example.com",
+        "example-.com",
+        "a..b",
+        "example.com.",
+        "123",
+        "x" * 64 + ".com",
+        "ex\nample.com",
+        "::1",
+        "[::1]",
+        ".",
+    ],
 )
 def test_bad_domains_are_rejected(domain: str) -> None:
     """S-2.4: gorilla silently drops an invalid domain; we refuse it."""

@@ -30,7 +30,8 @@ def test_size_check_counts_the_name_as_browsers_do() -> None:
     name = "n" * 40
     store, codec = CookieStore(HASH), SecureCookie(HASH, max_length=0)
     length = next(
-        n for n in range(1000, 4096)
+        n
+        for n in range(1000, 4096)
         if 4096 - len(name) - 1 < len(codec.encode(name, {"v": "x" * n})) <= 4096
     )
     req, resp = SimpleRequest(), RecordingResponse()

@@ -203,7 +203,9 @@ def test_many_processes_never_tear_or_lose_files(tmp_path: Path) -> None:
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, str(tmp_path), shared.value, f"p{n}", "200"],
-            env=_env(), stderr=subprocess.PIPE, text=True,
+            env=_env(),
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for n in range(4)
     ]
@@ -259,7 +261,9 @@ def test_writer_killed_mid_save_leaves_old_or_new_state(tmp_path: Path) -> None:
     for delay in (0.05, 0.13, 0.21, 0.34, 0.55):
         proc = subprocess.Popen(
             [sys.executable, "-c", KILLED_WRITER, str(tmp_path), cookie.value],
-            env=_env(), stdout=subprocess.PIPE, text=True,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         time.sleep(delay)

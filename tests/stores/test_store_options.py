@@ -19,8 +19,11 @@ from tests.stores._support import HASH, Browser
 def _stores(
     tmp_path: Path, clock: ManualClock
 ) -> list[CookieStore | MemoryStore | FilesystemStore]:
-    return [CookieStore(HASH, clock=clock), MemoryStore(HASH, clock=clock),
-            FilesystemStore(tmp_path, HASH, clock=clock)]
+    return [
+        CookieStore(HASH, clock=clock),
+        MemoryStore(HASH, clock=clock),
+        FilesystemStore(tmp_path, HASH, clock=clock),
+    ]
 
 
 def test_max_age_sets_options_and_codecs(tmp_path: Path) -> None:
@@ -58,8 +61,7 @@ def test_browser_session_default_keeps_server_side_expiry() -> None:
 
 def test_no_keys_is_a_configuration_error(tmp_path: Path) -> None:
     """S-1.6: a store without keys fails at construction, not at the first request."""
-    for build in (lambda: CookieStore(), lambda: MemoryStore(),
-                  lambda: FilesystemStore(tmp_path)):
+    for build in (lambda: CookieStore(), lambda: MemoryStore(), lambda: FilesystemStore(tmp_path)):
         with pytest.raises(NoCodecsError):
             build()
 

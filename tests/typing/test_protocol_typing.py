@@ -12,8 +12,14 @@ ROOT = Path(__file__).parents[2]
 
 def _mypy(path: Path, *extra: str) -> tuple[str, int]:
     stdout, stderr, status = api.run(
-        ["--strict", "--no-incremental", "--config-file", str(ROOT / "pyproject.toml"),
-         *extra, str(path)]
+        [
+            "--strict",
+            "--no-incremental",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            *extra,
+            str(path),
+        ]
     )
     return stdout + stderr, status
 
