@@ -136,6 +136,49 @@ class ServerSideClauses(StoreBase[S]):
         with contextlib.suppress(NotImplementedError):
             assert self.raw_record(store, held.id) is None
 
+    def test_s10_5_regenerate_after_logout_is_refused(self, store: S) -> None:
+        """Ensure regenerate_id cannot undo a logout made by another request (S-10.5).
+
+        Request A loads the session; request B (another tab) logs out; A then
+        regenerates the ID, escalates and saves. A store that creates the new
+        record without first claiming the old one would bring the session
+        back, logged in with ``role=admin``.
+        """
+        self.require("regenerate_id", "S-10.5")
+        browser = Browser()
+        browser.visit(store, user="alice")
+        request, response = browser.request(), RecordingResponse()
+        held = store.get(request, "app")
+        other_request, other_response = browser.request(), RecordingResponse()
+        logout = store.get(other_request, "app")
+        logout.options = logout.options.replace(max_age=-1)
+        logout.save(other_request, other_response)
+        held.regenerate_id()
+        held.values["role"] = "admin"
+        with pytest.raises(SessionInterruptedError):
+            held.save(request, response)
+        assert response.set_cookie_headers() == []
+        assert browser.load(store).is_new
+        with contextlib.suppress(NotImplementedError):
+            assert self.raw_record(store, held.id) is None
+
+    def test_s10_5_one_of_two_regenerations_wins(self, store: S) -> None:
+        """Ensure two requests regenerating one session cannot both keep it alive (S-10.5)."""
+        self.require("regenerate_id", "S-10.5")
+        browser = Browser()
+        browser.visit(store, user="alice")
+        first_request, second_request = browser.request(), browser.request()
+        first, second = store.get(first_request, "app"), store.get(second_request, "app")
+        first.regenerate_id()
+        second.regenerate_id()
+        first_response, second_response = RecordingResponse(), RecordingResponse()
+        first.save(first_request, first_response)
+        with pytest.raises(SessionInterruptedError):
+            second.save(second_request, second_response)
+        assert second_response.set_cookie_headers() == []
+        browser.receive(first_response)
+        assert browser.load(store).values == {"user": "alice"}
+
     # S-10.6 ------------------------------------------------------------------
 
     def test_s10_6_concurrent_creates_never_collide(self, store: S) -> None:

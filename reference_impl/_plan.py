@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import TypeAlias, TypeVar, cast
 
+from spec.errors import StoreError
+
 __all__ = [
     "Create",
     "Delete",
@@ -66,7 +68,7 @@ class Update:
 
 @dataclass(frozen=True, slots=True)
 class Delete:
-    """Remove a record if present; the result is ``None``."""
+    """Remove a record if present; the result is ``True`` if one was removed."""
 
     session_id: str
 
@@ -98,9 +100,23 @@ def update(session_id: str, data: str, expires_at: float | None, ttl: int | None
     return bool((yield Update(session_id, data, expires_at, ttl)))
 
 
-def delete(session_id: str) -> Plan[None]:
-    """Step: remove a record if present."""
-    yield Delete(session_id)
+def delete(session_id: str) -> Plan[bool]:
+    """Step: remove a record if present; ``True`` if this call removed one.
+
+    The answer is what lets a save *claim* a record: after
+    ``regenerate_id()`` the old record is deleted first, and only the request
+    whose delete removed it may create the new one (S-10.5). A backend that
+    answers ``None`` (written before ``delete`` reported anything) cannot
+    make that claim, so it is refused with a message instead of being read
+    as "removed".
+    """
+    removed = yield Delete(session_id)
+    if removed is None:
+        raise StoreError(
+            "the backend's delete() returned None: it must return True when it "
+            "removed the record and False when there was none (RecordBackend.delete)"
+        )
+    return bool(removed)
 
 
 def run_plan(plan: Plan[_T], perform: Callable[[Op], object]) -> _T:

@@ -88,8 +88,13 @@ class RecordBackend(Protocol):
         """Replace an existing record; return ``False`` (writing nothing) if it is gone."""
         ...
 
-    def delete(self, session_id: str) -> None:
-        """Remove the record if present."""
+    def delete(self, session_id: str) -> bool:
+        """Remove the record if present; return ``True`` only if this call removed it.
+
+        Atomic: of two concurrent deletes of one record, exactly one returns
+        ``True``. A save after ``regenerate_id()`` relies on it to claim the
+        old record, so a logout in another tab cannot be undone (S-10.5).
+        """
         ...
 
 
@@ -102,8 +107,7 @@ def perform(backend: RecordBackend, op: Op) -> object:
     if isinstance(op, Update):
         return backend.update(op.session_id, op.data, op.expires_at, op.ttl)
     if isinstance(op, Delete):
-        backend.delete(op.session_id)
-        return None
+        return backend.delete(op.session_id)
     raise TypeError(f"not a backend step: {op!r}")
 
 
@@ -138,6 +142,16 @@ class ServerSideCore(StoreCore):
         raises :class:`SessionInterruptedError` and writes nothing, instead
         of bringing the session back. After :meth:`Session.regenerate_id`
         the values move to a new ID and the old record is deleted.
+
+        With ``regenerate_id`` the old record is *claimed* first: deleted,
+        and only if that delete removed it is the new record created. A
+        logout in another tab between load and save has already removed it,
+        so the save raises :class:`SessionInterruptedError` instead of
+        creating a new, logged-in record (with whatever the request added,
+        ``role=admin`` say) that the logout would never have seen. Of two
+        requests regenerating the same session, likewise only one wins. If
+        the create then fails (``StoreError``), the session is gone: that
+        fails closed, as a logout.
         """
         now = self.clock()
         name = session.name
@@ -156,16 +170,15 @@ class ServerSideCore(StoreCore):
         data = encode_multi(name, dict(session.values), self.codecs)
         ttl = self._lifetime(session)
         expires_at = now + ttl if ttl else None
-        old_id = session.id if session.regenerate_requested else ""
-        if session.id and not old_id:
+        if session.id and not session.regenerate_requested:
             if not (yield from step.update(session.id, data, expires_at, ttl)):
                 raise SessionInterruptedError(name)
             session_id = session.id
         else:
+            if session.id and not (yield from step.delete(session.id)):
+                raise SessionInterruptedError(name)  # logged out (or regenerated) elsewhere
             session_id = yield from self._create_plan(data, expires_at, ttl)
         cookie_value = encode_multi(name, session_id, self.codecs)
-        if old_id:
-            yield from step.delete(old_id)
         session.id = session_id
         session.clear_regenerate_request()
         session.mark_unmodified()

@@ -62,8 +62,14 @@ class Queries:
     def update(self, connection: Connection, sid: str, data: str, exp: float | None) -> bool:
         return connection.execute(self._update, {"sid": sid, "data": data, "exp": exp}).rowcount > 0
 
-    def delete(self, connection: Connection, sid: str) -> None:
-        connection.execute(self._delete, {"sid": sid})
+    def delete(self, connection: Connection, sid: str) -> bool:
+        """Delete the row; ``True`` if it was there (the rowcount claims it, S-10.5).
+
+        If a connection dies after the delete committed, the store retries
+        it and this answers ``False``: a save claiming the row then fails
+        closed with ``SessionInterruptedError``, never creating a second one.
+        """
+        return connection.execute(self._delete, {"sid": sid}).rowcount > 0
 
     def purge(self, connection: Connection, now: float) -> int:
         return max(0, connection.execute(self._purge, {"now": now}).rowcount)

@@ -83,10 +83,14 @@ class _FileBackend:
         finally:
             _unlink_quietly(temp)
 
-    def delete(self, session_id: str) -> None:
+    def delete(self, session_id: str) -> bool:
         try:
             with self._locked():
-                self.path_for(session_id).unlink(missing_ok=True)
+                try:
+                    self.path_for(session_id).unlink()
+                except FileNotFoundError:
+                    return False
+                return True
         except OSError as exc:
             raise StoreError(f"cannot delete session file: {exc}") from exc
 

@@ -38,9 +38,9 @@ class _MemoryBackend:
             self._records[session_id] = (data, expires_at)
             return True
 
-    def delete(self, session_id: str) -> None:
+    def delete(self, session_id: str) -> bool:
         with self._lock:
-            self._records.pop(session_id, None)
+            return self._records.pop(session_id, None) is not None
 
     def purge_expired(self) -> int:
         now = self._clock()

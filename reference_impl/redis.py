@@ -134,9 +134,10 @@ class _RedisBackend(RedisKeys):
     def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         return self._set(self.set_command(session_id, data, expires_at, ttl, only_new=False))
 
-    def delete(self, session_id: str) -> None:
+    def delete(self, session_id: str) -> bool:
         with as_store_error("DEL"):
-            self.client.delete(self.key(session_id))
+            removed: object = self.client.delete(self.key(session_id))
+        return bool(removed)  # DEL answers how many keys it removed: 0 or 1
 
     def _set(self, command: SetCommand) -> bool:
         with as_store_error("SET"):

@@ -131,8 +131,8 @@ class _SQLBackend:
     def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         return self._run("update a session", self.queries.update, session_id, data, expires_at)
 
-    def delete(self, session_id: str) -> None:
-        self._run("delete a session", self.queries.delete, session_id)
+    def delete(self, session_id: str) -> bool:
+        return self._run("delete a session", self.queries.delete, session_id)
 
     def purge_expired(self) -> int:
         return self._run("purge sessions", self.queries.purge, self._clock())

@@ -31,7 +31,10 @@ class AsyncRecordBackend(Protocol):
     """The four storage primitives of ``reference_impl._server_side.RecordBackend``, awaited.
 
     Same contract: ``create`` never overwrites (``False`` if the ID exists),
-    ``update`` never resurrects (``False`` if the record is gone), and every
+    ``update`` never resurrects (``False`` if the record is gone), ``delete``
+    says whether it removed the record (``True`` for exactly one of two
+    concurrent deletes: it is how a save claims the old record after
+    ``regenerate_id()``), and every
     backend failure raises :class:`~spec.errors.StoreError`.
     """
 
@@ -51,8 +54,8 @@ class AsyncRecordBackend(Protocol):
         """Replace an existing record; return ``False`` (writing nothing) if it is gone."""
         ...
 
-    async def delete(self, session_id: str) -> None:
-        """Remove the record if present."""
+    async def delete(self, session_id: str) -> bool:
+        """Remove the record if present; return ``True`` only if this call removed it."""
         ...
 
 
@@ -65,8 +68,7 @@ async def aperform(backend: AsyncRecordBackend, op: Op) -> object:
     if isinstance(op, Update):
         return await backend.update(op.session_id, op.data, op.expires_at, op.ttl)
     if isinstance(op, Delete):
-        await backend.delete(op.session_id)
-        return None
+        return await backend.delete(op.session_id)
     raise TypeError(f"not a backend step: {op!r}")
 
 

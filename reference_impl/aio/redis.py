@@ -62,9 +62,10 @@ class _AsyncRedisBackend(RedisKeys):
     ) -> bool:
         return await self._set(self.set_command(session_id, data, expires_at, ttl, only_new=False))
 
-    async def delete(self, session_id: str) -> None:
+    async def delete(self, session_id: str) -> bool:
         with as_store_error("DEL"):
-            await self.client.delete(self.key(session_id))
+            removed: object = await self.client.delete(self.key(session_id))
+        return bool(removed)  # DEL answers how many keys it removed: 0 or 1
 
     async def _set(self, command: SetCommand) -> bool:
         with as_store_error("SET"):

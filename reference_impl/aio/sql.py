@@ -174,8 +174,8 @@ class _AsyncSQLBackend:
             "update a session", self.queries.update, session_id, data, expires_at
         )
 
-    async def delete(self, session_id: str) -> None:
-        await self._run("delete a session", self.queries.delete, session_id)
+    async def delete(self, session_id: str) -> bool:
+        return await self._run("delete a session", self.queries.delete, session_id)
 
     async def purge_expired(self) -> int:
         return await self._run("purge sessions", self.queries.purge, self._clock())

@@ -201,8 +201,8 @@ class _FlakyBackend:
         self.records[session_id] = (data, expires_at)
         return True
 
-    async def delete(self, session_id: str) -> None:
-        self.records.pop(session_id, None)
+    async def delete(self, session_id: str) -> bool:
+        return self.records.pop(session_id, None) is not None
 
 
 def test_backend_errors_are_raised_inside_the_shared_plan(
