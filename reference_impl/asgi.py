@@ -11,8 +11,11 @@
     app = SessionMiddleware(app)
 
 A plain ASGI callable with no framework behind it (it also works as Starlette
-or FastAPI middleware). Non-HTTP scopes (``lifespan``, ``websocket``) pass
-straight through. For HTTP, the response is changed only inside the wrapped
+or FastAPI middleware). ``lifespan`` and other non-HTTP scopes pass straight
+through; a ``websocket`` scope gets its own registry (sessions can be read
+from the handshake's cookies) but nothing is saved. Every HTTP request gets a
+registry of its own when it starts, never one found in a shared state (S-5.8).
+For HTTP, the response is changed only inside the wrapped
 ``send``, on ``http.response.start``: every *modified* session is saved with
 ``await Registry.asave_all(...)`` (async stores awaited, sync stores' saves in
 a worker thread, S-5.7), then the ``Set-Cookie`` lines and ``Vary: Cookie``
@@ -27,13 +30,16 @@ from typing import Any
 from reference_impl.integrations import (
     PendingHeaders,
     acollect_session_headers,
+    install_registry,
     vary_with_cookie,
     was_accessed,
 )
 from spec.cookie import cookie_values
+from spec.errors import ConfigurationError
 
 __all__ = [
     "MIDDLEWARE_STATE_KEY",
+    "SESSION_SCOPE_TYPES",
     "ASGIApp",
     "Message",
     "Receive",
@@ -55,6 +61,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: refuse to hand out sessions that nothing would save.
 MIDDLEWARE_STATE_KEY = "sessionspec.asgi_middleware"
 
+#: The ASGI scope types that are one client's request, and so may have sessions:
+#: an HTTP request, and a websocket (its handshake carries the cookies).
+SESSION_SCOPE_TYPES = frozenset({"http", "websocket"})
+
 
 class ScopeRequest:
     """A :class:`spec.Request` over an ASGI HTTP scope.
@@ -63,12 +73,30 @@ class ScopeRequest:
     through :func:`spec.parse_cookie_header`. The state is the scope's
     ``state`` dict, which Starlette exposes as ``request.state`` and which
     lives exactly as long as the request (S-5.1).
+
+    Only ``http`` and ``websocket`` scopes are accepted (S-5.8): anything
+    else, ``lifespan`` above all, raises :class:`ConfigurationError`. The
+    lifespan ``state`` is copied into every request by the server, so a
+    session loaded there would be shared by every visitor.
     """
 
     __slots__ = ("scope",)
 
     def __init__(self, scope: Scope) -> None:
+        kind = scope.get("type")
+        if kind not in SESSION_SCOPE_TYPES:
+            raise ConfigurationError(
+                f"sessionspec: request_of() got an ASGI {kind!r} scope; sessions belong to "
+                "one client's request, and a lifespan scope's state is copied into every "
+                'request. Start the app with: if scope["type"] != "http": ... (handle or '
+                "return), and load sessions only for http (or websocket) scopes"
+            )
         self.scope = scope
+
+    @property
+    def owner(self) -> Scope:
+        """The scope dict itself: what identifies this request to its registry (S-5.8)."""
+        return self.scope
 
     def cookie_values(self, name: str) -> list[str]:
         """Every value of cookie ``name`` sent with the request, in header order."""
@@ -86,7 +114,11 @@ class ScopeRequest:
 
 
 def request_of(scope: Scope) -> ScopeRequest:
-    """The :class:`spec.Request` for the HTTP request described by ``scope``."""
+    """The :class:`spec.Request` for the HTTP (or websocket) request described by ``scope``.
+
+    Raises :class:`~spec.errors.ConfigurationError` for a ``lifespan`` or
+    any other scope type (see :class:`ScopeRequest`).
+    """
     return ScopeRequest(scope)
 
 
@@ -114,10 +146,14 @@ class SessionMiddleware:
         self.save_every_request = save_every_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in SESSION_SCOPE_TYPES:
             await self.app(scope, receive, send)
             return
         request = request_of(scope)
+        install_registry(request)  # never one inherited through a shared state (S-5.8)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         request.state[MIDDLEWARE_STATE_KEY] = True
         only_modified = not self.save_every_request
         failed = False

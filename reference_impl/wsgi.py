@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from reference_impl.integrations import (
     PendingHeaders,
     collect_session_headers,
+    install_registry,
     vary_with_cookie,
     was_accessed,
 )
@@ -56,6 +57,11 @@ class EnvironRequest:
 
     def __init__(self, environ: MutableMapping[str, Any]) -> None:
         self.environ = environ
+
+    @property
+    def owner(self) -> MutableMapping[str, Any]:
+        """The environ dict itself: what identifies this request to its registry (S-5.8)."""
+        return self.environ
 
     def cookie_values(self, name: str) -> list[str]:
         """Every value of cookie ``name`` in the request's ``Cookie`` header, in order."""
@@ -103,6 +109,7 @@ class SessionMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = request_of(environ)
+        install_registry(request)  # never one inherited through a shared state (S-5.8)
         only_modified = not self.save_every_request
         failed = False
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import threading
 from typing import TypeGuard
 
@@ -18,11 +19,28 @@ __all__ = [
     "asave_all",
     "check_cookie_name",
     "is_async_store",
+    "owner_of",
     "save_all",
 ]
 
 #: The key under which a request's registry lives in ``request.state``.
 REGISTRY_STATE_KEY = "sessionspec.registry"
+
+
+#: Serialises creating or replacing a registry (rare; lookups take no lock).
+_INSTALL_LOCK = threading.Lock()
+_log = logging.getLogger("sessionspec.security")
+
+
+def owner_of(request: Request) -> object:
+    """The object that identifies ``request``: its ``owner`` attribute, else its ``state``.
+
+    The reference adapters give ``owner`` as the ASGI scope or WSGI environ
+    dict. A :class:`~spec.Request` without one is identified by its
+    ``state`` mapping, which must then be the same object on every access.
+    """
+    owner = getattr(request, "owner", None)
+    return request.state if owner is None else owner
 
 
 def check_cookie_name(name: str) -> None:
@@ -40,29 +58,69 @@ class Registry:
     happen to use the same cookie name never share a session (gorilla keys by
     name only). A lock makes concurrent ``get`` calls on one request safe
     (gorilla panics with "concurrent map writes").
+
+    A registry belongs to the request it was made for, and is only ever
+    handed back for that request (S-5.8). The owner is the object that *is*
+    the request: ``request.owner`` when the :class:`~spec.Request` has one
+    (the ASGI scope dict, the WSGI environ dict), else its ``state`` mapping.
+    Wrappers such as ``ScopeRequest`` are made afresh on every call, so the
+    wrapper's identity would mean nothing; the scope's does. The security
+    reason: ``state`` is not always private to one request. ASGI servers copy
+    the ``lifespan`` state into every request's ``scope["state"]``, and the
+    copy is shallow, so a registry that reached the lifespan state (an app
+    loading a session at startup) would be the *same object* in every
+    request, and its cached sessions, say alice's login, would be served to
+    every visitor. :meth:`of` therefore treats a registry made for another
+    owner as foreign and puts a fresh one in its place (and logs it on
+    ``sessionspec.security``), and the middlewares install the request's own
+    registry when the request starts.
     """
 
-    __slots__ = ("_alock", "_lock", "_request", "_sessions")
+    __slots__ = ("_alock", "_lock", "_owner", "_request", "_sessions")
 
     def __init__(self, request: Request) -> None:
         self._request = request
+        self._owner = owner_of(request)
         self._lock = threading.RLock()
         self._alock: asyncio.Lock | None = None
         self._sessions: dict[tuple[int, str], tuple[Store | AsyncStore, Session]] = {}
 
     @classmethod
     def of(cls, request: Request) -> Registry:
-        """Return the registry of ``request``, creating it on first use."""
+        """Return the registry of ``request``, creating it on first use.
+
+        A registry found in ``request.state`` that was made for another
+        request (see the class docstring) is never returned: it is replaced
+        by a fresh one (S-5.8). Anything else in the slot is a
+        :class:`ConfigurationError`.
+        """
         state = request.state
+        owner = owner_of(request)
         found = state.get(REGISTRY_STATE_KEY)
-        if found is None:
-            found = state.setdefault(REGISTRY_STATE_KEY, cls(request))
-        if not isinstance(found, Registry):
+        if isinstance(found, Registry) and found._owner is owner:
+            return found
+        if found is not None and not isinstance(found, Registry):
             raise ConfigurationError(
                 f"request.state[{REGISTRY_STATE_KEY!r}] holds a {type(found).__name__}, "
-                "not a Registry"
+                "not a Registry; leave that key to sessionspec"
             )
-        return found
+        with _INSTALL_LOCK:  # two threads of one request must end up with one registry
+            found = state.get(REGISTRY_STATE_KEY)
+            if isinstance(found, Registry) and found._owner is owner:
+                return found
+            if found is not None:
+                _log.warning(
+                    "request.state held a session registry made for another request "
+                    "(state shared between requests, e.g. an ASGI lifespan state); "
+                    "it was replaced by a fresh one: load sessions only inside a request"
+                )
+            fresh = cls(request)
+            state[REGISTRY_STATE_KEY] = fresh
+            return fresh
+
+    def owned_by(self, request: Request) -> bool:
+        """Whether this registry was made for ``request`` (the same scope or environ)."""
+        return self._owner is owner_of(request)
 
     def get(self, store: Store, name: str) -> Session:
         """Return session ``name`` from ``store``, calling ``store.new`` only once."""

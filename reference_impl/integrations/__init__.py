@@ -40,6 +40,7 @@ __all__ = [
     "PendingHeaders",
     "acollect_session_headers",
     "collect_session_headers",
+    "install_registry",
     "registry_of",
     "vary_with_cookie",
     "was_accessed",
@@ -77,9 +78,27 @@ class PendingHeaders:
     accessed: bool = False
 
 
+def install_registry(request: Request) -> Registry:
+    """Give ``request`` its own registry as it starts (every adapter calls this first).
+
+    A registry already in ``request.state`` is kept only if it was made for
+    this very request (an outer layer of the same request, such as the WSGI
+    middleware around Django's); one made for any other request or scope is
+    replaced. The state is not always private: ASGI servers copy the
+    lifespan state into every request, shallowly, so a registry there would
+    hand one visitor's sessions to the next (S-5.8).
+    """
+    return Registry.of(request)
+
+
 def registry_of(request: Request) -> Registry | None:
-    """The request's registry if a session was asked for, else ``None`` (creates nothing)."""
-    if REGISTRY_STATE_KEY not in request.state:
+    """The request's own registry if a session was asked for, else ``None`` (creates nothing).
+
+    A registry in the state that belongs to another request is ignored: its
+    sessions are not this response's to save (S-5.8).
+    """
+    found = request.state.get(REGISTRY_STATE_KEY)
+    if found is None or (isinstance(found, Registry) and not found.owned_by(request)):
         return None
     return Registry.of(request)  # raises ConfigurationError if the slot holds junk
 

@@ -102,7 +102,9 @@ class SessionspecMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        setattr(request, REQUEST_ATTRIBUTE, SessionAccessor(request_of(request.META)))
+        spec_request = request_of(request.META)
+        Registry.of(spec_request)  # this request's own registry from the start (S-5.8)
+        setattr(request, REQUEST_ATTRIBUTE, SessionAccessor(spec_request))
         response = self.get_response(request)
         return self.process_response(request, response)
 

@@ -219,6 +219,7 @@ class SessionspecInterface(SessionInterface):
         if store is None:
             return None
         spec = request_of(request.environ)
+        Registry.of(spec)  # this request's own registry from the start (S-5.8)
         name = self.name
         return FlaskSession(spec, lambda: Registry.of(spec).get(store, name))
 

@@ -1,11 +1,21 @@
-"""The example app of docs/async.md runs as written, behind the ASGI middleware (S-5.7)."""
+"""The example app of docs/async.md runs as written, behind the ASGI middleware (S-5.7).
+
+It also runs under a real uvicorn with the lifespan protocol on, driven by
+several clients with their own cookie jars: one visitor's session never
+reaches another (S-5.8, issue 12 item 1).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import httpx
+
+from tests.integrations._servers import serve_asgi
 
 DOC = Path(__file__).parents[2] / "docs" / "async.md"
 
@@ -49,3 +59,21 @@ def test_the_example_app_counts_visits_in_its_session() -> None:
         assert body == "visit 3"
 
     asyncio.run(main())
+
+
+def test_s5_8_the_example_app_under_uvicorn_keeps_visitors_apart() -> None:
+    """S-5.8: under uvicorn (lifespan on) every client counts its own visits, and only those."""
+    application = _example()["application"]
+
+    def visits(_: int) -> list[str]:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            return [client.get("/").text for _ in range(4)]
+
+    with serve_asgi(application, lifespan="on") as url:
+        with httpx.Client(base_url=url, timeout=10) as alice:
+            assert [alice.get("/").text for _ in range(3)] == ["visit 1", "visit 2", "visit 3"]
+            with httpx.Client(base_url=url, timeout=10) as stranger:
+                assert stranger.get("/").text == "visit 1"
+            assert alice.get("/").text == "visit 4"
+        with ThreadPoolExecutor(6) as pool:
+            assert list(pool.map(visits, range(6))) == [[f"visit {n}" for n in range(1, 5)]] * 6

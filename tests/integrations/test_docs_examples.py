@@ -3,7 +3,9 @@
 Each page's ``python`` blocks are executed in order, as a reader would paste
 them, and the app they build is served on 127.0.0.1 and driven by a real
 HTTP client: log in, see the flash once (S-9.8), read without a
-``Set-Cookie`` (S-5.6). The Django page configures Django's global settings,
+``Set-Cookie`` (S-5.6), and a second client with its own cookie jar never
+sees the first one's session (S-5.8). ASGI apps run under uvicorn with the
+lifespan protocol on. The Django page configures Django's global settings,
 so it runs in a fresh interpreter.
 """
 
@@ -52,6 +54,8 @@ def _check_greeter(url: str) -> None:
     with httpx.Client(base_url=url, timeout=10) as client:
         login = client.get("/login")
         assert [c.partition("=")[0] for c in set_cookies(login)] == ["auth"]
+        with httpx.Client(base_url=url, timeout=10) as stranger:
+            assert stranger.get("/").text == "hello stranger []"
         first = client.get("/")
         assert first.text == "hello alice ['Welcome back!']"
         again = client.get("/")
@@ -67,7 +71,7 @@ def test_wsgi_asgi_page(monkeypatch: pytest.MonkeyPatch) -> None:
     namespace = _run("wsgi-asgi.md", monkeypatch)
     with serve_wsgi(namespace["app"]) as url:
         _check_greeter(url)
-    with serve_asgi(namespace["asgi_app"]) as url:
+    with serve_asgi(namespace["asgi_app"], lifespan="on") as url:
         _check_greeter(url)
 
 
@@ -90,14 +94,28 @@ def test_starlette_page(monkeypatch: pytest.MonkeyPatch) -> None:
     """docs/integrations/starlette.md: the Starlette and the FastAPI app under uvicorn."""
     require("fastapi")
     namespace = _run("starlette.md", monkeypatch)
-    with serve_asgi(namespace["app"]) as url, httpx.Client(base_url=url, timeout=10) as client:
+    with serve_asgi(namespace["app"], lifespan="on") as url:
+        _check_starlette_app(url)
+    with serve_asgi(namespace["api"], lifespan="on") as url:
+        _check_fastapi_app(url)
+
+
+def _check_starlette_app(url: str) -> None:
+    with httpx.Client(base_url=url, timeout=10) as client:
         client.post("/login")
+        with httpx.Client(base_url=url, timeout=10) as stranger:
+            assert stranger.get("/").json() == {"user": None, "messages": []}
         assert client.get("/").json() == {"user": "alice", "messages": ["Welcome back!"]}
         read = client.get("/")
         assert read.json() == {"user": "alice", "messages": []}
         assert set_cookies(read) == []
-    with serve_asgi(namespace["api"]) as url, httpx.Client(base_url=url, timeout=10) as client:
+
+
+def _check_fastapi_app(url: str) -> None:
+    with httpx.Client(base_url=url, timeout=10) as client:
         assert set_cookies(client.post("/login"))
+        with httpx.Client(base_url=url, timeout=10) as stranger:
+            assert stranger.get("/").json() == {"user": None}
         read = client.get("/")
         assert read.json() == {"user": "alice"}
         assert set_cookies(read) == []

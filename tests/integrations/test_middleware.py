@@ -333,7 +333,10 @@ def test_request_doubles_read_every_cookie_in_order() -> None:
     """The WSGI and ASGI requests see duplicate cookies in header order (S-3.9, S-9.5)."""
     environ: dict[str, Any] = {"HTTP_COOKIE": "a=1; b=2; a=3"}
     assert wsgi_mw.request_of(environ).cookie_values("a") == ["1", "3"]
-    scope: dict[str, Any] = {"headers": [(b"cookie", b"a=1"), (b"Cookie", b"b=2; a=3")]}
+    scope: dict[str, Any] = {
+        "type": "http",
+        "headers": [(b"cookie", b"a=1"), (b"Cookie", b"b=2; a=3")],
+    }
     assert asgi_mw.request_of(scope).cookie_values("a") == ["1", "3"]
     assert asgi_mw.request_of(scope).state is scope["state"]
     assert wsgi_mw.request_of(environ).state is wsgi_mw.request_of(environ).state
