@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -103,7 +104,7 @@ class _FileBackend:
             raise StoreError(f"cannot write session file: {exc}") from exc
         try:
             os.fchmod(fd, 0o600)
-            os.write(fd, data.encode("ascii"))
+            _write_all(fd, data.encode("ascii"))
             os.fsync(fd)
         except OSError as exc:
             _unlink_quietly(Path(name))
@@ -121,6 +122,25 @@ class _FileBackend:
             yield
         finally:
             os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` or raise :class:`OSError`.
+
+    ``os.write`` may write less than asked (a nearly full disk, an
+    ``RLIMIT_FSIZE`` with ``SIGXFSZ`` ignored) and say so only in its return
+    value. Ignoring that count would rename a truncated file into place: the
+    save would "succeed", and the next request would see a MAC failure,
+    logging the user out and reporting a forgery. So keep writing the rest;
+    a write that makes no progress is an error, and the caller removes the
+    temporary file, leaving the old session file intact.
+    """
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, "short write: no byte could be written")
+        view = view[written:]
 
 
 def _unlink_quietly(path: Path) -> None:
@@ -154,8 +174,18 @@ class FilesystemStore(ServerSideStore):
         clock: Clock | None = None,
     ) -> None:
         directory = Path(path) if path is not None else Path(tempfile.gettempdir())
+        if directory.exists() and not directory.is_dir():
+            raise ConfigurationError(
+                f"cannot use session directory {directory}: it is a file, not a directory; "
+                "pass the path of a directory (FilesystemStore creates it if missing)"
+            )
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except NotADirectoryError as exc:
+            raise ConfigurationError(
+                f"cannot use session directory {directory}: not a directory "
+                "(a part of its path is a file)"
+            ) from exc
         except OSError as exc:
             raise ConfigurationError(f"cannot use session directory {directory}: {exc}") from exc
         if not os.access(directory, os.W_OK | os.X_OK):
@@ -176,14 +206,24 @@ class FilesystemStore(ServerSideStore):
         cause is deleting a file that would be rejected anyway). Files that
         cannot be parsed are deleted once their modification time is older
         than the max age. Names that are not session files are left alone,
-        and one unreadable file never stops the sweep.
+        and one unreadable or absurd file (a timestamp of 400 digits, say)
+        never stops the sweep.
+
+        A file found old is deleted only under the lock that update and
+        delete hold, after reading its age again: a save that replaced it
+        between the scan and the delete has returned a cookie for a live
+        session, and deleting that session would log the user out.
         """
         max_age = self.codecs[0].max_age
         if max_age <= 0:
             return 0
-        now = self.clock()
+        cutoff = self.clock() - max_age
+        try:
+            entries = list(os.scandir(self.path))
+        except OSError as exc:
+            raise StoreError(f"cannot list session directory {self.path}: {exc}") from exc
         removed = 0
-        for entry in os.scandir(self.path):
+        for entry in entries:
             if entry.name.startswith("." + _PREFIX) and entry.name.endswith(_TEMP_SUFFIX):
                 self._purge_stale_temp(entry, time.time())
                 continue
@@ -191,14 +231,15 @@ class FilesystemStore(ServerSideStore):
                 continue
             if ID_PATTERN.fullmatch(entry.name[len(_PREFIX) :]) is None:
                 continue
+            path = Path(entry.path)
             try:
-                stamp = _file_timestamp(Path(entry.path))
-                if stamp is None:
-                    stamp = entry.stat().st_mtime
-                if stamp < now - max_age:
-                    Path(entry.path).unlink()
-                    removed += 1
-            except OSError:
+                if not _older_than(path, cutoff):
+                    continue
+                with self._files._locked():
+                    if _older_than(path, cutoff):  # again: a save may have replaced it
+                        path.unlink()
+                        removed += 1
+            except (OSError, ValueError, OverflowError):
                 continue
         return removed
 
@@ -209,12 +250,24 @@ class FilesystemStore(ServerSideStore):
                 Path(entry.path).unlink()
 
 
-def _file_timestamp(path: Path) -> float | None:
+def _older_than(path: Path, cutoff: float) -> bool:
+    """Whether the session file's timestamp (or, unparseable, its mtime) is before ``cutoff``.
+
+    The timestamp stays an ``int``: Python compares it with a float exactly,
+    so a 400-digit timestamp is merely "not old", never an ``OverflowError``.
+    """
+    stamp: float | None = _file_timestamp(path)
+    if stamp is None:
+        stamp = path.stat().st_mtime
+    return stamp < cutoff
+
+
+def _file_timestamp(path: Path) -> int | None:
     """The securecookie timestamp in a session file, unverified, or ``None``."""
     raw = path.read_bytes()
     try:
         inner = base64.urlsafe_b64decode(raw.strip())
-        return float(int(inner.split(b"|", 1)[0]))
+        return int(inner.split(b"|", 1)[0])
     except (ValueError, TypeError):
         return None
 

@@ -288,3 +288,134 @@ def test_file_lifetime_is_the_store_max_age(store: FilesystemStore, clock: Manua
     assert browser.load(store).values == {"k": 1}
     clock.advance(Options().max_age)
     assert browser.load(store).is_new
+
+
+def test_a_file_path_is_refused_as_not_a_directory(tmp_path: Path) -> None:
+    """S-11.2: a file given as the session directory fails at construction, saying so."""
+    blocker = tmp_path / "sessions.txt"
+    blocker.write_text("x")
+    with pytest.raises(ConfigurationError, match="not a directory"):
+        FilesystemStore(blocker, HASH)
+    with pytest.raises(ConfigurationError, match="not a directory"):
+        FilesystemStore(blocker / "sub", HASH)
+
+
+SHORT_WRITE = textwrap.dedent(
+    """
+    import asyncio, json, resource, signal, sys
+    from spec.errors import StoreError
+    from spec.http import RecordingResponse, SimpleRequest
+    from reference_impl.filesystem import FilesystemStore
+    from reference_impl.aio.filesystem import AsyncFilesystemStore
+
+    path, cookie, kind, limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    # Without this the kernel kills the process at the limit instead of
+    # letting write() return a short count (or fail with EFBIG).
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    request, response = SimpleRequest(f"app={cookie}"), RecordingResponse()
+
+    async def main():
+        store = AsyncFilesystemStore(path, b"h" * 32, b"b" * 32)
+        session = await store.get(request, "app")
+        assert not session.is_new, session.load_error
+        session.values["state"] = "B" * 1800
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        await session.asave(request, response)
+
+    try:
+        if kind == "sync":
+            store = FilesystemStore(path, b"h" * 32, b"b" * 32)
+            session = store.get(request, "app")
+            assert not session.is_new, session.load_error
+            session.values["state"] = "B" * 1800
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+            session.save(request, response)
+        else:
+            asyncio.run(main())
+    except StoreError as exc:
+        outcome = "StoreError: " + str(exc)
+    else:
+        outcome = "saved"
+    print(json.dumps({"outcome": outcome, "set_cookie": response.set_cookie_headers()}))
+    """
+)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_short_write_raises_and_keeps_the_old_file(tmp_path: Path, kind: str) -> None:
+    """S-11.5: a file size limit cuts the write short: StoreError, no cookie, old file intact."""
+    import json
+
+    store = FilesystemStore(tmp_path, HASH, BLOCK)
+    browser = Browser()
+    browser.visit(store, state="A" * 100)
+    cookie = browser.jar.get("app")
+    assert cookie is not None
+    (path,) = session_files(tmp_path)
+    before = path.read_bytes()
+    assert len(before) < 1024  # the limit lets the old size through, not the new one
+    run = subprocess.run(
+        [sys.executable, "-c", SHORT_WRITE, str(tmp_path), cookie.value, kind, "1024"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["outcome"].startswith("StoreError: cannot write session file"), result
+    assert result["set_cookie"] == []
+    assert path.read_bytes() == before
+    assert browser.load(store).values == {"state": "A" * 100}
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_purge_skips_absurd_timestamps_and_finishes_the_sweep(
+    store: FilesystemStore, clock: ManualClock
+) -> None:
+    """S-11.6: a 400-digit (or 5000-digit) timestamp never stops the sweep."""
+    import base64
+
+    old = Browser()
+    old.visit(store, k="old")
+    huge = store.path / f"session_{'E' * 52}"
+    huge.write_bytes(base64.urlsafe_b64encode(b"9" * 400 + b"|eA==|bWFj"))
+    too_long = store.path / f"session_{'F' * 52}"
+    too_long.write_bytes(base64.urlsafe_b64encode(b"9" * 5000 + b"|eA==|bWFj"))
+    os.utime(too_long, (0, 0))  # unparseable: its mtime decides, and it is old
+    clock.advance(Options().max_age + 1)
+    assert store.purge_expired() == 2
+    assert huge.exists() and not too_long.exists()
+    assert old.load(store).is_new
+
+
+def test_purge_rechecks_the_age_under_the_lock(
+    store: FilesystemStore, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S-11.6: a save landing between purge's scan and its delete keeps the session."""
+    from reference_impl import filesystem
+
+    browser = Browser()
+    browser.visit(store, k="v1")
+    clock.advance(Options().max_age)  # still valid: an age of exactly max_age is accepted
+    request, response = browser.request(), RecordingResponse()
+    held = store.get(request, "app")
+    assert held.values == {"k": "v1"}
+    clock.advance(1)  # now the file is past the max age, and purge will see it so
+    real = filesystem._file_timestamp
+    saved: list[bool] = []
+
+    def scan_then_a_request_saves(path: Path) -> int | None:
+        stamp = real(path)
+        if not saved:  # the scan has read the old stamp; request A now saves
+            held.values["k"] = "v2"
+            held.save(request, response)
+            saved.append(True)
+        return stamp
+
+    monkeypatch.setattr(filesystem, "_file_timestamp", scan_then_a_request_saves)
+    assert store.purge_expired() == 0
+    assert saved == [True]
+    browser.receive(response)
+    assert browser.load(store).values == {"k": "v2"}
