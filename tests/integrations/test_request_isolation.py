@@ -11,8 +11,10 @@ with several HTTP clients, each with its own cookie jar.
 
 from __future__ import annotations
 
+import re
 from collections.abc import MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -254,3 +256,21 @@ def test_s5_8_flask_replaces_a_foreign_registry() -> None:
             assert alice.get("/").text == "alice"
         with httpx.Client(base_url=url, timeout=10) as stranger:
             assert stranger.get("/").text == "None"
+
+
+def test_s5_8_the_demo_under_uvicorn_keeps_visitors_apart(tmp_path: Path) -> None:
+    """S-5.8: examples/demo under uvicorn, lifespan on: a login stays with its client."""
+    require("starlette")
+    from examples.demo.app import build_app
+    from examples.demo.config import DemoConfig
+
+    keys = (bytes(range(32)), bytes(range(32, 64)))
+    app = build_app(DemoConfig(key_pairs=keys, session_dir=tmp_path, secure_cookies=False))
+    with serve_asgi(app, lifespan="on") as url:
+        with httpx.Client(base_url=url, timeout=10, follow_redirects=True) as alice:
+            token = re.findall(r'name="csrf_token" value="([^"]+)"', alice.get("/").text)[0]
+            page = alice.post("/login", data={"csrf_token": token, "username": "alice"})
+            assert "Signed in as <b>alice</b>" in page.text
+        with httpx.Client(base_url=url, timeout=10) as stranger:
+            page = stranger.get("/")
+            assert "Not signed in." in page.text and "alice" not in page.text
