@@ -8,6 +8,15 @@ other and against Go 1.19. Writing: a sorted, type-checked copy through
 errors). Reading: ``from_json``, else the stdlib scanner with hooks (tags,
 float64 range, long ints). Errors are explained by walking the value again
 (:func:`_explain`) only once something has gone wrong.
+
+Integers are limited to :data:`MAX_INT_DIGITS` decimal digits in both
+directions. Converting decimal text to an int costs time quadratic in its
+length (a million digits took 21 s), so an unbounded reader would let one
+cookie pin a CPU core. Only a peer holding the hash key can get such a
+number past the MAC (a Go service sharing the key, or a leaked key), but
+the limit costs nothing: it is CPython's own ``int``/``str`` limit, and
+pydantic-core refuses longer numbers too. The writer refuses what the
+reader would refuse, so every value we write reads back.
 """
 
 from __future__ import annotations
@@ -24,7 +33,13 @@ from pydantic_core import PydanticSerializationError, from_json, to_json
 from reference_impl._primitives import go_float, int_text
 from spec.errors import DeserializeError, SerializeError
 
-__all__ = ["TAG_BYTES", "TAG_MAP", "dumps", "loads"]
+__all__ = ["MAX_INT_DIGITS", "TAG_BYTES", "TAG_MAP", "dumps", "loads"]
+
+#: The most decimal digits an int may have, written or read (S-1.10): the
+#: default of CPython's ``sys.get_int_max_str_digits()``.
+MAX_INT_DIGITS = 4300
+_INT_BOUND = 10**MAX_INT_DIGITS  # |n| < this has at most MAX_INT_DIGITS digits
+_LONG_DIGITS = re.compile(rb"[0-9]{%d}" % (MAX_INT_DIGITS + 1))
 
 TAG_BYTES = "$bytes"
 TAG_MAP = "$map"
@@ -54,6 +69,9 @@ def dumps(value: object) -> bytes:
         data = to_json(_sorted_copy(value))
     except (_NotPlain, TypeError, RecursionError, PydanticSerializationError):
         data = _dumps_general(value)
+    else:  # a digit run past the limit may be a too-long int: the general path checks
+        if len(data) > MAX_INT_DIGITS and _LONG_DIGITS.search(data):
+            data = _dumps_general(value)
     if 0x5C in data and (b"\\b" in data or b"\\f" in data):  # 0x5C: backslash
         data = _ESCAPE.sub(_go_escape, data)
     if 0x26 in data or 0x3C in data or 0x3E in data or 0xE2 in data:  # & < > and U+2028/9
@@ -145,6 +163,8 @@ def _emit(value: Any, out: list[str]) -> None:
     elif kind is str:
         out.append(_quote(value))
     elif kind is int:
+        if not -_INT_BOUND < value < _INT_BOUND:
+            raise _NotPlain
         out.append(int_text(value))
     elif kind is float:
         out.append(_float_text(value))
@@ -159,7 +179,10 @@ def _emit(value: Any, out: list[str]) -> None:
 
 def _emit_pairs(value: dict[Any, Any], out: list[str]) -> None:
     """``{"$map":[[k,v],...]}``: int keys first (numerically), then str keys (by code point)."""
-    if any(type(key) is not str and type(key) is not int for key in value):
+    if any(
+        type(key) is not str and (type(key) is not int or not -_INT_BOUND < key < _INT_BOUND)
+        for key in value
+    ):
         raise _NotPlain
     out.append(f'{{"{TAG_MAP}":[')
     sep = "["
@@ -211,6 +234,8 @@ def _find_problem(value: Any, path: str, active: set[int]) -> tuple[str, str, st
     if kind is float and not math.isfinite(value):
         shown = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
         return f"json: unsupported value: {shown}", path, "float"
+    if kind is int and not -_INT_BOUND < value < _INT_BOUND:
+        return _too_long_int(path)
     if value is None or kind in (bool, int, float, bytes):
         return None
     if kind is not dict and kind is not list:
@@ -223,6 +248,8 @@ def _find_problem(value: Any, path: str, active: set[int]) -> tuple[str, str, st
         if kind is dict and type(key) is not str and type(key) is not int:
             detail = f"json: unsupported map key type: {_type_name(key)} (key {key!r:.40})"
             return detail, path, _type_name(key)
+        if kind is dict and type(key) is int and not -_INT_BOUND < key < _INT_BOUND:
+            return _too_long_int(f"{path} key")
         if type(key) is str and (problem := _string_problem(key, f"{path} key {key!r}")):
             return problem
         children.append((f"{path}[{key!r}]", item))
@@ -231,6 +258,11 @@ def _find_problem(value: Any, path: str, active: set[int]) -> tuple[str, str, st
             return problem
     active.discard(id(value))
     return None
+
+
+def _too_long_int(path: str) -> tuple[str, str, str]:
+    detail = f"json: int has more than {MAX_INT_DIGITS} digits (store it as a str)"
+    return detail, path, "int"
 
 
 def _string_problem(text: str, path: str) -> tuple[str, str, str] | None:
@@ -255,7 +287,8 @@ def loads(data: bytes) -> object:
 
     Raises:
         DeserializeError: not UTF-8, not exactly one JSON value, a number that
-            does not fit a float64, NaN/Infinity, or a lone surrogate escape.
+            does not fit a float64, an integer of more than :data:`MAX_INT_DIGITS`
+            digits, NaN/Infinity, or a lone surrogate escape.
     """
     try:
         value = from_json(data, allow_inf_nan=False)
@@ -303,12 +336,19 @@ def _no_constants(name: str) -> float:
 
 
 def _any_int(text: str) -> int:
+    """The int of ``text``, refused past :data:`MAX_INT_DIGITS` digits before any conversion.
+
+    Decimal conversion is quadratic, so the length is checked first: a
+    million-digit number is refused in microseconds instead of read in 21 s.
+    """
+    if len(text) - text.startswith("-") > MAX_INT_DIGITS:
+        raise ValueError(f"integer has more than {MAX_INT_DIGITS} digits")
     try:
         return int(text)
-    except ValueError:  # beyond sys.get_int_max_str_digits(): read 1000 digits at a time
+    except ValueError:  # the process lowered sys.get_int_max_str_digits() (640 at least)
         number = 0
-        for start in range(text.startswith("-"), len(text), 1000):
-            chunk = text[start : start + 1000]
+        for start in range(text.startswith("-"), len(text), 600):
+            chunk = text[start : start + 600]
             number = number * 10 ** len(chunk) + int(chunk)
         return -number if text.startswith("-") else number
 

@@ -274,10 +274,10 @@ def int_text(number: int) -> str:
     """Decimal text of any int, also beyond ``sys.get_int_max_str_digits()``."""
     try:
         return _INT(number)
-    except ValueError:  # past the limit: convert in slices of 1000 digits
+    except ValueError:  # past the limit (640 at least): convert in slices of 600 digits
         sign, number = ("-", -number) if number < 0 else ("", number)
         chunks: list[int] = []
         while number:
-            number, chunk = divmod(number, 10**1000)
+            number, chunk = divmod(number, 10**600)
             chunks.append(chunk)
-        return sign + _INT(chunks.pop()) + "".join(f"{c:01000d}" for c in reversed(chunks))
+        return sign + _INT(chunks.pop()) + "".join(f"{c:0600d}" for c in reversed(chunks))

@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -211,13 +212,84 @@ def test_integral_floats_come_back_as_equal_ints() -> None:
     assert same_types(back, [3, 0, 10**20, 2**53, 0.5, 1e21, 7.686425253337783e19])
 
 
-def test_int_of_any_size_round_trips() -> None:
-    """Ensure ints beyond Python's 4300-digit str limit are written and read (S-1.10)."""
-    huge = -(7**9000)
-    assert abs(huge) > 10 ** max(sys.get_int_max_str_digits(), 4300)  # past str()'s limit
-    data = dumps({"n": huge, "k": [huge]})
-    assert data.startswith(b'{"k":[-') and data.count(b"-") == 2
-    assert loads(data) == {"k": [huge], "n": huge}
+def test_ints_up_to_the_digit_limit_round_trip() -> None:
+    """Ensure ints of up to 4300 digits, past str()'s own limit if lowered, come back (S-1.10)."""
+    assert _json.MAX_INT_DIGITS == 4300
+    largest = 10**_json.MAX_INT_DIGITS - 1
+    for number in (largest, -largest, -(7**5000), 10**4299):
+        data = dumps({"n": number, "k": [number], "m": {number: 1}})
+        assert loads(data) == {"k": [number], "m": {number: 1}, "n": number}
+    limit = sys.get_int_max_str_digits()
+    try:
+        sys.set_int_max_str_digits(640)  # an application that lowered CPython's limit
+        assert loads(dumps([largest])) == [largest]
+        general = [-largest, b"x"]  # bytes: the general writer, slice by slice
+        assert loads(dumps(general)) == general
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=-(10**_json.MAX_INT_DIGITS) + 1, max_value=10**_json.MAX_INT_DIGITS - 1)
+)
+def test_every_int_under_the_limit_round_trips(number: int) -> None:
+    """Ensure any int of at most MAX_INT_DIGITS digits is written and read back exactly (S-1.10)."""
+    assert same_types(loads(dumps([number, {number: number}])), [number, {number: number}])
+
+
+def test_the_spec_states_the_digit_limit() -> None:
+    """Ensure S-1.10 names the limit the code enforces, so users can rely on the figure."""
+    spec = (Path(__file__).parents[2] / "docs" / "spec.md").read_text(encoding="utf-8")
+    clause = spec[spec.index("**S-1.10**") : spec.index("**S-1.11**")]
+    assert f"{_json.MAX_INT_DIGITS} decimal digits" in " ".join(clause.split())
+    assert f"more than {_json.MAX_INT_DIGITS} digits" in " ".join(clause.split())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: 10**_json.MAX_INT_DIGITS,
+        lambda: -(10**_json.MAX_INT_DIGITS),
+        lambda: 7**100_000,
+    ],
+)
+@pytest.mark.parametrize("where", ["value", "list", "key"])
+def test_ints_past_the_limit_are_refused_on_write(make: Callable[[], int], where: str) -> None:
+    """Ensure what the reader would refuse is never written: SerializeError, path and type."""
+    number = make()
+    value = (
+        {"n": number}
+        if where == "value"
+        else {"l": [1, number]}
+        if where == "list"
+        else {"m": {number: 1}}
+    )
+    path = {"value": "values['n']", "list": "values['l'][1]", "key": "values['m'] key"}[where]
+    with pytest.raises(SerializeError) as caught:
+        dumps(value)
+    assert (caught.value.path, caught.value.type_name) == (path, "int")
+    assert "more than 4300 digits" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"1" * (_json.MAX_INT_DIGITS + 1),
+        b"-" + b"9" * (_json.MAX_INT_DIGITS + 1),
+        b'{"n":[' + b"7" * 1_000_000 + b"]}",  # 21 s of quadratic conversion before the limit
+        b'{"$map":[[' + b"5" * 1_000_000 + b',"x"]]}',
+    ],
+    ids=["limit+1", "negative", "million-digits", "million-digit-key"],
+)
+def test_ints_past_the_limit_are_refused_on_read(text: bytes) -> None:
+    """Ensure a number longer than the limit is a DeserializeError, not 21 s of CPU (S-1.10).
+
+    Only a peer holding the hash key can get such a payload past the MAC; the
+    length is checked before any conversion, so the refusal is cheap.
+    """
+    with pytest.raises(DeserializeError, match="more than 4300 digits"):
+        loads(text)
 
 
 @pytest.mark.parametrize(
