@@ -16,8 +16,11 @@ back to an older key; the "too long" errors keep a category.
 
 from __future__ import annotations
 
+import logging
 import os
+import string
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TypedDict, Unpack
 
@@ -44,6 +47,7 @@ from spec.errors import (
     MacInvalidError,
     MultiDecodeError,
     NoCodecsError,
+    SecurityWarning,
     SerializeError,
     SessionError,
     TimestampTooNewError,
@@ -54,6 +58,7 @@ from spec.protocols import Clock, Codec, Serializer
 __all__ = [
     "DEFAULT_MAX_AGE",
     "DEFAULT_MAX_LENGTH",
+    "MIN_HASH_KEY_SIZE",
     "CodecOptions",
     "SecureCookie",
     "codecs_from_pairs",
@@ -66,7 +71,11 @@ __all__ = [
 DEFAULT_MAX_AGE = 86400 * 30
 #: gorilla's default limit on the encoded value; browsers drop cookies over about 4096 bytes.
 DEFAULT_MAX_LENGTH = 4096
+#: Hash keys shorter than this draw a :class:`~spec.errors.SecurityWarning`.
+MIN_HASH_KEY_SIZE = 32
 _AES_KEY_SIZES = (16, 24, 32)
+_HEX_DIGITS = frozenset(string.hexdigits.encode())
+_security_log = logging.getLogger("sessionspec.security")
 _NAME_CACHE_SIZE = 64
 _DEFAULT_SERIALIZER = JSONSerializer()
 
@@ -108,6 +117,12 @@ class SecureCookie:
     Raises:
         HashKeyNotSetError: ``hash_key`` is empty.
         BlockKeyError: ``block_key`` is given but not 16, 24 or 32 bytes long.
+
+    Warns:
+        SecurityWarning: ``hash_key`` is shorter than 32 bytes (also logged on
+            ``sessionspec.security``). The MAC is only as strong as the key: a
+            1-byte key is forged in 256 tries. Not an error, because a Go
+            service sharing the cookie may already use such a key.
     """
 
     __slots__ = (
@@ -142,8 +157,17 @@ class SecureCookie:
             if not isinstance(block_key, bytes):
                 raise ConfigurationError(f"block_key must be bytes; got {type(block_key).__name__}")
             if len(block_key) not in _AES_KEY_SIZES:
-                raise BlockKeyError(len(block_key))
+                # Hex text of a key is twice as long and uses only 0-9a-f.
+                size = len(block_key)
+                looks_hex = size > 0 and size % 2 == 0 and _HEX_DIGITS.issuperset(block_key)
+                raise BlockKeyError(size, looks_hex=looks_hex)
             self._cipher = AesCtr(block_key)
+        if len(hash_key) < MIN_HASH_KEY_SIZE:
+            warn_weak_key(
+                f"the hash key is {_bytes(len(hash_key))} long, under {MIN_HASH_KEY_SIZE}",
+                "use 32 or 64 random bytes, e.g. generate_random_key(32)",
+                stacklevel=2,
+            )
         self._mac = HmacSha256(hash_key)
         self._named: dict[str, HmacSha256] = {}
         self._serializer = serializer
@@ -284,6 +308,22 @@ class SecureCookie:
             raise
         except Exception as exc:  # a custom serializer's own exception type
             raise DeserializeError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def warn_weak_key(problem: str, advice: str, *, stacklevel: int = 1) -> None:
+    """Issue a :class:`~spec.errors.SecurityWarning` and log it on ``sessionspec.security``.
+
+    Both, because warnings are often hidden in production while the security
+    log is kept. ``stacklevel`` counts from the caller of this function. The
+    key itself never appears in the message.
+    """
+    message = f"weak key: {problem}; {advice}"
+    warnings.warn(message, SecurityWarning, stacklevel=stacklevel + 1)
+    _security_log.warning(message)
+
+
+def _bytes(count: int) -> str:
+    return "1 byte" if count == 1 else f"{count} bytes"
 
 
 def _check_int(setting: str, value: int) -> int:

@@ -12,9 +12,18 @@ from __future__ import annotations
 import re
 from email.utils import formatdate
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 
-from spec._tokens import is_token, is_valid_value_byte
+from spec._model import ValidatedModel
+from spec._tokens import (
+    LAST_EXPIRES,
+    check_cookie_domain,
+    check_cookie_path,
+    check_max_age,
+    is_cookie_domain,
+    is_token,
+    is_valid_value_byte,
+)
 from spec.options import Options, SameSite
 
 __all__ = ["DELETED_EXPIRES", "Cookie", "cookie_values", "parse_cookie_header"]
@@ -28,12 +37,19 @@ _WHITESPACE = " \t\r\n"
 _VALUE = re.compile(r"[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e]*")
 
 
-class Cookie(BaseModel):
+class Cookie(ValidatedModel):
     """One cookie to send, with Go's ``http.Cookie`` semantics.
 
     ``max_age`` follows Go: ``> 0`` writes ``Max-Age=N``, ``< 0`` writes
     ``Max-Age=0`` (delete now), ``0`` writes nothing. ``expires`` is a Unix
     time in whole seconds, or ``None`` for no ``Expires`` attribute.
+
+    The name, path, domain and lifetime are checked here with the same rules
+    as :class:`~spec.Options` (one shared set of checks), not only in the
+    options: a cookie can be built directly or copied with
+    ``model_copy(update=...)``, and a ``Domain`` holding CR LF would end the
+    header and start an attacker's one. An empty path or domain means the
+    attribute is left out. Failures raise :class:`~spec.errors.ConfigurationError`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -56,6 +72,30 @@ class Cookie(BaseModel):
             raise ValueError(f"sessions: invalid character in cookie name: {value}")
         return value
 
+    @field_validator("path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        return value and check_cookie_path(value)
+
+    @field_validator("domain")
+    @classmethod
+    def _check_domain(cls, value: str) -> str:
+        return check_cookie_domain(value)
+
+    @field_validator("max_age")
+    @classmethod
+    def _check_max_age(cls, value: int) -> int:
+        return check_max_age(value)
+
+    @field_validator("expires")
+    @classmethod
+    def _check_expires(cls, value: int | None) -> int | None:
+        if value is not None and value > LAST_EXPIRES:
+            raise ValueError(
+                f"expires must be at most {LAST_EXPIRES} (9999-12-31T23:59:59Z); got {value}"
+            )
+        return value
+
     @classmethod
     def for_session(cls, name: str, value: str, options: Options, now: float) -> Cookie:
         """Build the cookie a store sends for ``options`` at time ``now`` (Go's NewCookie).
@@ -63,10 +103,14 @@ class Cookie(BaseModel):
         A positive ``max_age`` also sets ``Expires = now + max_age`` for old
         browsers that ignore ``Max-Age``; a negative one gives the deletion
         form ``Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0``.
+
+        ``Expires`` is capped at the end of year 9999. Options bound
+        ``max_age`` so that this only matters after 2100 or with a clock set
+        that far ahead; browsers obey ``Max-Age`` over ``Expires`` anyway.
         """
         expires: int | None = None
         if options.max_age > 0:
-            expires = int(now) + options.max_age
+            expires = min(int(now) + options.max_age, LAST_EXPIRES)
         elif options.max_age < 0:
             expires = DELETED_EXPIRES
         return cls(
@@ -86,15 +130,18 @@ class Cookie(BaseModel):
         """Return the ``Set-Cookie`` header value, exactly as Go's ``Cookie.String``.
 
         Characters that could end the attribute or the header (``;``, CR, LF
-        and other controls) are removed from the value and path, so no input
-        can inject an attribute or a header.
+        and other controls) are removed from the value and path, and a domain
+        that is not a host name is left out (as Go does), so no input can
+        inject an attribute or a header. (The constructor has already refused
+        such a path or domain; these checks are a second line of defence.)
         """
         parts = [f"{self.name}={_sanitize_value(self.value)}"]
         if self.path:
             parts.append("Path=" + _sanitize_path(self.path))
-        if self.domain:
-            parts.append("Domain=" + self.domain.removeprefix("."))
-        if self.expires is not None and self.expires >= _MIN_EXPIRES:
+        domain = self.domain.removeprefix(".")
+        if domain and is_cookie_domain(domain):
+            parts.append("Domain=" + domain)
+        if self.expires is not None and _MIN_EXPIRES <= self.expires <= LAST_EXPIRES:
             parts.append("Expires=" + formatdate(self.expires, usegmt=True))
         if self.max_age > 0:
             parts.append(f"Max-Age={self.max_age}")

@@ -20,7 +20,7 @@ are those texts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 __all__ = [
     "MSG_BASE64",
@@ -45,10 +45,12 @@ __all__ = [
     "InvalidSessionIDError",
     "InvalidTimestampError",
     "MacInvalidError",
+    "MissingDependencyError",
     "MissingStoreError",
     "MultiDecodeError",
     "NoCodecsError",
     "SaveAllError",
+    "SecurityWarning",
     "SerializeError",
     "SessionError",
     "SessionInterruptedError",
@@ -78,7 +80,35 @@ class SessionError(Exception):
 
 
 class ConfigurationError(SessionError, ValueError):
-    """The library was configured wrongly; fix the code or the settings."""
+    """The library was configured wrongly; fix the code or the settings.
+
+    ``errors`` lists the individual problems when there are several (one
+    mapping per field, with ``loc``, ``msg`` and ``type`` keys, as pydantic
+    reports them, minus the input value); it is empty otherwise. The input is
+    left out on purpose, so that a secret passed in the wrong place never
+    reaches a log through an error.
+    """
+
+    def __init__(self, message: str, *, errors: Sequence[Mapping[str, object]] = ()) -> None:
+        super().__init__(message)
+        self.errors: tuple[Mapping[str, object], ...] = tuple(errors)
+
+
+class MissingDependencyError(ConfigurationError, ModuleNotFoundError):
+    """An optional module was imported without the extra that provides its packages.
+
+    Also a :class:`ModuleNotFoundError` (``name`` is the missing module), so
+    the usual ``except ImportError`` around an optional import keeps working;
+    the message says which ``pip install 'sessionspec[extra]'`` fixes it.
+    """
+
+    def __init__(self, module: str, extra: str, feature: str) -> None:
+        super().__init__(
+            f"{feature} needs the package {module!r}, which is not installed: "
+            f"pip install 'sessionspec[{extra}]'"
+        )
+        self.name = module
+        self.extra = extra
 
 
 class HashKeyNotSetError(ConfigurationError):
@@ -93,11 +123,30 @@ class HashKeyNotSetError(ConfigurationError):
 
 
 class BlockKeyError(ConfigurationError):
-    """The AES key is not 16, 24 or 32 bytes long."""
+    """The AES key is not 16, 24 or 32 bytes long.
 
-    def __init__(self, size: int) -> None:
+    ``args[0]`` is gorilla's text (API, S-7.1); ``str()`` appends what to do.
+    ``looks_hex`` says the key is made of hex digits, the usual mistake of
+    passing a hex string as bytes (twice the intended length).
+    """
+
+    def __init__(self, size: int, *, looks_hex: bool = False) -> None:
         self.size = size
+        self.looks_hex = looks_hex
         super().__init__(f"securecookie: error - caused by: crypto/aes: invalid key size {size}")
+
+    def __str__(self) -> str:
+        if self.looks_hex:
+            hint = (
+                f"a block key must be 16, 24 or 32 bytes; these {self.size} are hex digits, "
+                "so this is probably a hex string: pass bytes.fromhex(key) instead"
+            )
+        else:
+            hint = (
+                "a block key must be 16, 24 or 32 random bytes; "
+                "for a key kept as hex text, pass bytes.fromhex(text)"
+            )
+        return f"{self.args[0]} ({hint})"
 
 
 class NoCodecsError(ConfigurationError):
@@ -121,6 +170,16 @@ class MissingStoreError(ConfigurationError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f'sessions: missing store for session "{name}"')
+
+
+class SecurityWarning(UserWarning):
+    """A setting works but is weak (a short hash key, a short Flask ``secret_key``).
+
+    A warning rather than an error: Go services sharing the cookie may
+    already use such keys, and refusing them would break the interoperation.
+    The same message is logged on the ``sessionspec.security`` logger, which
+    production logs keep even where warnings are not shown.
+    """
 
 
 # --------------------------------------------------------------------------

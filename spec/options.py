@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
-from spec._tokens import is_cookie_domain
+from spec._model import ValidatedModel
+from spec._tokens import MAX_AGE_LIMIT, check_cookie_domain, check_cookie_path, check_max_age
 
-__all__ = ["DEFAULT_MAX_AGE", "Options", "SameSite"]
+__all__ = ["DEFAULT_MAX_AGE", "MAX_AGE_LIMIT", "Options", "SameSite"]
 
 #: 30 days, gorilla's default lifetime for cookies and for codec expiry.
 DEFAULT_MAX_AGE = 86400 * 30
@@ -23,13 +24,17 @@ class SameSite(enum.StrEnum):
     NONE = "none"
 
 
-class Options(BaseModel):
+class Options(ValidatedModel):
     """The attributes of a session cookie (S-2.x in ``docs/spec.md``).
 
     Frozen: a session's options are replaced, never edited in place, so a
     change to one session can never leak into the store's defaults or into
-    another session (gorilla GH-8). Use ``options.model_copy(update=...)``
-    or :meth:`replace` to derive new options.
+    another session (gorilla GH-8). Use :meth:`replace` to derive new
+    options. Every way of building options validates (the constructor,
+    :meth:`replace`, ``model_validate`` and ``model_copy(update=...)``), so a
+    path or domain that could inject an attribute or a header never gets
+    in, and a failure is a :class:`~spec.errors.ConfigurationError` raised
+    at start-up rather than at the first response.
 
     The defaults are the safe web-framework ones (``Path=/``, 30 days,
     ``HttpOnly``, ``SameSite=Lax``), not gorilla 1.4's ``Secure`` +
@@ -40,7 +45,11 @@ class Options(BaseModel):
 
     ``max_age`` > 0 makes a persistent cookie, ``0`` a browser-session cookie
     (no ``Max-Age``/``Expires``), < 0 deletes the cookie (and, for
-    server-side stores, the session).
+    server-side stores, the session). Its size is bounded by
+    :data:`MAX_AGE_LIMIT` (about 7,900 years) so that ``now + max_age`` is
+    always a date an ``Expires`` attribute can hold: a larger value used to
+    pass here and fail while the response was rendered, after the store had
+    written the session.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
@@ -68,24 +77,17 @@ class Options(BaseModel):
     @field_validator("path")
     @classmethod
     def _check_path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError(f"path must start with '/'; got {value!r}")
-        bad = [c for c in value if c == ";" or ord(c) < 0x20 or ord(c) >= 0x7F]
-        if bad:
-            raise ValueError(
-                f"path must not contain ';', control or non-ASCII characters; got {value!r}"
-            )
-        return value
+        return check_cookie_path(value)
 
     @field_validator("domain")
     @classmethod
     def _check_domain(cls, value: str) -> str:
-        if value == "":
-            return value
-        host = value[1:] if value.startswith(".") else value
-        if not is_cookie_domain(host):
-            raise ValueError(f"domain must be a valid host name; got {value!r}")
-        return host
+        return check_cookie_domain(value)
+
+    @field_validator("max_age")
+    @classmethod
+    def _check_max_age(cls, value: int) -> int:
+        return check_max_age(value)
 
     @model_validator(mode="after")
     def _check_secure_requirements(self) -> Options:
@@ -96,7 +98,9 @@ class Options(BaseModel):
         return self
 
     def replace(self, **changes: object) -> Options:
-        """Return validated options with ``changes`` applied (this object is unchanged)."""
-        data = self.model_dump()
-        data.update(changes)
-        return Options.model_validate(data)
+        """Return validated options with ``changes`` applied (this object is unchanged).
+
+        Raises:
+            ConfigurationError: a changed value breaks a rule (S-2).
+        """
+        return self.model_copy(update=changes)

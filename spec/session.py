@@ -6,8 +6,9 @@ import asyncio
 import inspect
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
+from spec._model import ValidatedModel
 from spec._tokens import is_token
 from spec._tracked import TrackedDict
 from spec.errors import ConfigurationError, DecodeError, MissingStoreError
@@ -25,7 +26,7 @@ FLASH_KEY = "_flash"
 SessionKey = str | int
 
 
-class Session(BaseModel):
+class Session(ValidatedModel):
     """One named session of one request.
 
     ``values`` is a plain dict the application reads and writes. ``options``

@@ -36,6 +36,7 @@ from flask.sessions import SessionInterface, SessionMixin
 
 from reference_impl.cookie_store import CookieStore
 from reference_impl.integrations import collect_session_headers, was_accessed
+from reference_impl.securecookie import MIN_HASH_KEY_SIZE, warn_weak_key
 from reference_impl.wsgi import EnvironRequest, request_of
 from spec import Registry, Session, Store, check_cookie_name
 from spec.errors import ConfigurationError
@@ -68,8 +69,19 @@ def derive_keys(secret_key: str | bytes) -> tuple[bytes, bytes]:
     other and of whatever else Flask signs with ``secret_key`` (a cookie
     signed for the session can never pass for another Flask token), and a Go
     service can compute the same two keys to share the cookie.
+
+    HKDF does not strengthen a weak secret: the keys are exactly as hard to
+    guess as the secret, so a secret under 32 bytes draws a
+    :class:`~spec.errors.SecurityWarning` (and a ``sessionspec.security``
+    log line), as a short hash key does.
     """
     material = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    if len(material) < MIN_HASH_KEY_SIZE:
+        warn_weak_key(
+            f"the Flask secret_key is {len(material)} bytes long, under {MIN_HASH_KEY_SIZE}",
+            "set it to secrets.token_hex(32) or longer random text",
+            stacklevel=2,
+        )
     return _hkdf(material, HASH_KEY_INFO), _hkdf(material, BLOCK_KEY_INFO)
 
 

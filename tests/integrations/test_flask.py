@@ -27,10 +27,10 @@ from reference_impl.integrations.flask import (  # noqa: E402
     derive_keys,
     spec_request,
 )
-from spec.errors import ConfigurationError, InvalidCookieNameError  # noqa: E402
+from spec.errors import ConfigurationError, InvalidCookieNameError, SecurityWarning  # noqa: E402
 from spec.http import SimpleRequest  # noqa: E402
 
-SECRET = "correct horse battery staple"
+SECRET = "correct horse battery staple, long enough"  # 32+ bytes: no SecurityWarning
 CART = MemoryStore(b"c" * 32)
 
 
@@ -191,7 +191,7 @@ def test_secret_key_fallbacks_rotate_keys(client: httpx.Client) -> None:
     """A new secret key with the old one as fallback still reads old cookies (S-9.13)."""
     client.post("/login")
     try:
-        APP.secret_key = "a brand new secret"
+        APP.secret_key = "a brand new secret, also 32 bytes long"
         APP.config["SECRET_KEY_FALLBACKS"] = [SECRET]
         assert client.get("/whoami").text == "alice"
         APP.config["SECRET_KEY_FALLBACKS"] = []
@@ -207,6 +207,24 @@ def test_without_a_secret_key_flask_null_session_is_used() -> None:
     app.session_interface = SessionspecInterface()
     with app.test_request_context("/"):
         assert app.session_interface.open_session(app, flask.request) is None
+
+
+def test_a_short_secret_key_warns_when_the_keys_are_derived(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 3-character secret_key works but warns and logs, like a short hash key (S-1.6)."""
+    app = Flask(__name__)
+    app.secret_key = "abc"
+    interface = SessionspecInterface()
+    with (
+        caplog.at_level("WARNING", logger="sessionspec.security"),
+        pytest.warns(SecurityWarning, match="Flask secret_key is 3 bytes long"),
+    ):
+        store = interface.store_for(app)
+    assert store is not None
+    logged = [r.getMessage() for r in caplog.records if r.name == "sessionspec.security"]
+    assert len(logged) == 1 and "secrets.token_hex" in logged[0] and "abc" not in logged[0]
+    assert interface.store_for(app) is store  # derived once, so warned once
 
 
 def test_a_bad_cookie_name_is_refused_at_construction() -> None:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 import threading
+import warnings
 from typing import Any
 from unittest import mock
 
@@ -40,6 +41,7 @@ from spec.errors import (
     MacInvalidError,
     MultiDecodeError,
     NoCodecsError,
+    SecurityWarning,
     SerializeError,
     TimestampTooNewError,
     ValueTooLongError,
@@ -327,7 +329,57 @@ def test_bad_block_key_is_refused(size: int) -> None:
         SecureCookie(HASH, b"k" * size)
     assert caught.value.size == size
     expected = f"securecookie: error - caused by: crypto/aes: invalid key size {size}"
-    assert str(caught.value) == expected
+    assert caught.value.args[0] == expected  # gorilla's text first (S-7.1) ...
+    assert str(caught.value).startswith(expected + " (")  # ... then what to do
+    assert "16, 24 or 32" in str(caught.value)
+    assert not caught.value.looks_hex
+
+
+@pytest.mark.parametrize("size", [24, 32])
+def test_hex_block_key_passed_as_bytes_gets_a_fromhex_hint(size: int) -> None:
+    """Ensure a hex string passed as bytes (twice too long) is named as such (S-1.6).
+
+    (The hex text of a 16-byte key is 32 bytes, a valid AES-256 key, so it cannot be caught.)
+    """
+    hex_text = os.urandom(size).hex().encode()
+    with pytest.raises(BlockKeyError) as caught:
+        SecureCookie(HASH, hex_text)
+    assert caught.value.size == 2 * size
+    assert caught.value.looks_hex
+    message = str(caught.value)
+    assert message.startswith(
+        f"securecookie: error - caused by: crypto/aes: invalid key size {2 * size} ("
+    )
+    assert "16, 24 or 32 bytes" in message
+    assert "bytes.fromhex" in message
+    assert SecureCookie(HASH, bytes.fromhex(hex_text.decode())).encode("s", 1)
+
+
+@pytest.mark.parametrize("size", [1, 16, 31])
+def test_short_hash_key_warns_and_logs(size: int, caplog: pytest.LogCaptureFixture) -> None:
+    """Ensure a hash key under 32 bytes works but warns, and is logged for production (S-1.6)."""
+    key = os.urandom(size)
+    with (
+        caplog.at_level("WARNING", logger="sessionspec.security"),
+        pytest.warns(SecurityWarning, match=f"hash key is {size} byte") as record,
+    ):
+        codec_ = SecureCookie(key)
+    assert record[0].filename == __file__  # points at the caller, not at the library
+    assert codec_.decode("s", codec_.encode("s", "v")) == "v"  # still usable (Go peers)
+    logged = [r for r in caplog.records if r.name == "sessionspec.security"]
+    assert len(logged) == 1
+    assert logged[0].levelname == "WARNING"
+    assert "generate_random_key(32)" in logged[0].getMessage()
+    assert key.hex() not in logged[0].getMessage()
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_hash_keys_of_32_bytes_or_more_do_not_warn(size: int) -> None:
+    """Ensure the recommended key sizes are accepted silently (S-1.6)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SecureCookie(os.urandom(size))
+        codecs_from_pairs(os.urandom(size), os.urandom(32))
 
 
 @pytest.mark.parametrize(

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+import socket
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
-import pydantic
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from spec import Cookie, Options, SameSite, cookie_values, parse_cookie_header
+from spec.errors import ConfigurationError
 from tests._vectors import load_vectors
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
 
 NOW = 1_700_000_000
 
@@ -62,7 +67,7 @@ def test_default_samesite_writes_no_attribute() -> None:
 
 def test_cookie_name_must_be_a_token() -> None:
     """S-3.5: Go silently drops a cookie with a bad name; we refuse to build it."""
-    with pytest.raises(pydantic.ValidationError, match="invalid character in cookie name"):
+    with pytest.raises(ConfigurationError, match="invalid character in cookie name"):
         Cookie(name="bad name", value="v")
 
 
@@ -132,7 +137,7 @@ def test_set_cookie_lines_equal_gos(vid: str, raw: dict[str, Any] | None, line: 
     value = rest.split(";", 1)[0]
     if raw and raw.get("domain") == "bad domain!":
         # Go logs and drops an invalid domain; we refuse it at validation (S-2.4).
-        with pytest.raises(pydantic.ValidationError):
+        with pytest.raises(ConfigurationError):
             _go_options(raw)
         raw = {k: v for k, v in raw.items() if k != "domain"}
     ours = Cookie.for_session(name, value, _go_options(raw), NOW).render()
@@ -175,7 +180,7 @@ def test_no_options_value_can_inject_a_header(
             same_site=same_site,
             partitioned=partitioned,
         )
-    except pydantic.ValidationError:
+    except ConfigurationError:
         return
     line = Cookie.for_session("sid", value, options, NOW).render()
     assert "\r" not in line and "\n" not in line
@@ -193,6 +198,132 @@ def test_no_options_value_can_inject_a_header(
     assert set(attrs) <= allowed
     assert len(attrs) == len(set(attrs))
     assert line.count(";") == len(attrs)
+
+
+def _assert_one_clean_line(line: str) -> None:
+    assert "\r" not in line and "\n" not in line
+    attrs = [a.split("=", 1)[0] for a in line.split("; ")[1:]]
+    assert set(attrs) <= ALLOWED_ATTRIBUTES
+    assert len(attrs) == len(set(attrs))
+
+
+ALLOWED_ATTRIBUTES = {
+    "Path",
+    "Domain",
+    "Expires",
+    "Max-Age",
+    "HttpOnly",
+    "Secure",
+    "SameSite",
+    "Partitioned",
+}
+
+
+@given(
+    name=st.text(max_size=12),
+    path=printable,
+    domain=printable,
+    max_age=st.integers(-(10**13), 10**13),
+    expires=st.none() | st.integers(-(10**13), 10**13),
+    value=st.text(max_size=40),
+)
+def test_no_cookie_built_directly_can_inject_a_header(
+    name: str, path: str, domain: str, max_age: int, expires: int | None, value: str
+) -> None:
+    """S-3.7, S-3.10: a Cookie built directly is held to the rules of Options."""
+    try:
+        cookie = Cookie(
+            name=name, value=value, path=path, domain=domain, max_age=max_age, expires=expires
+        )
+    except ConfigurationError:
+        return
+    _assert_one_clean_line(cookie.render())
+
+
+@given(
+    path=printable,
+    domain=printable,
+    max_age=st.integers(-(10**13), 10**13),
+    name=st.text(max_size=12),
+)
+def test_no_model_copy_can_inject_a_header(path: str, domain: str, max_age: int, name: str) -> None:
+    """S-3.7, S-2.2: model_copy(update=...) validates, for Options and for Cookie alike."""
+    try:
+        options = Options().model_copy(update={"path": path, "domain": domain, "max_age": max_age})
+    except ConfigurationError:
+        options = Options()
+    cookie = Cookie.for_session("sid", "v", options, NOW)
+    _assert_one_clean_line(cookie.render())
+    try:
+        copied = cookie.model_copy(update={"name": name, "path": path, "domain": domain})
+    except ConfigurationError:
+        return
+    _assert_one_clean_line(copied.render())
+
+
+INJECTED = "example.com\r\nSet-Cookie: admin=1"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: Cookie(name="sid", value="v", domain=INJECTED),
+        lambda: Cookie(name="sid", value="v").model_copy(update={"domain": INJECTED}),
+        lambda: Options().model_copy(update={"domain": INJECTED}),
+        lambda: Options().replace(domain=INJECTED),
+        lambda: Options(domain=INJECTED),
+    ],
+    ids=["Cookie", "Cookie.model_copy", "Options.model_copy", "Options.replace", "Options"],
+)
+def test_crlf_in_domain_is_refused_at_construction(build: Callable[[], object]) -> None:
+    """S-3.10, S-2.4: the injected domain fails when the object is built, naming the field."""
+    with pytest.raises(ConfigurationError, match="domain must be a valid host name"):
+        build()
+
+
+def _raw_response_head(base_url: str) -> list[bytes]:
+    """The status line and header lines exactly as the server wrote them."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\nHost: test\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+
+
+@pytest.mark.parametrize("via", ["session options", "cookie"])
+def test_crlf_domain_never_reaches_a_real_servers_wire(via: str) -> None:
+    """S-3.7: under wsgiref, a CRLF domain gives no second header (it fails at construction).
+
+    Before the fix, ``model_copy(update=...)`` and ``Cookie(...)`` skipped the
+    domain check and wsgiref sent ``Set-Cookie: admin=1`` as its own header.
+    """
+    from reference_impl import MemoryStore
+    from reference_impl.wsgi import SessionMiddleware, request_of
+    from tests.integrations._servers import serve_wsgi
+
+    store = MemoryStore(b"h" * 32)
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            if via == "cookie":
+                line = Cookie(name="sid", value="v", domain=INJECTED).render()
+                start_response("200 OK", [("Set-Cookie", line)])
+                return [b"sent"]
+            session = store.get(request_of(environ), "sid")
+            session.options = session.options.model_copy(update={"domain": INJECTED})
+            session.values["user"] = "alice"
+        except ConfigurationError:
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"refused"]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"saved"]
+
+    with serve_wsgi(SessionMiddleware(app)) as base_url:
+        head = _raw_response_head(base_url)
+    assert not [line for line in head if line.lower().startswith(b"set-cookie: admin")]
+    assert head[0].split(b" ")[1] == b"400", head
 
 
 TCHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -11,7 +11,6 @@ from spec import errors as e
     ("error", "message"),
     [
         (e.HashKeyNotSetError(), "securecookie: hash key is not set"),
-        (e.BlockKeyError(5), "securecookie: error - caused by: crypto/aes: invalid key size 5"),
         (e.NoCodecsError(), "securecookie: no codecs provided"),
         (e.InvalidCookieNameError("a b"), "sessions: invalid character in cookie name: a b"),
         (e.MissingStoreError("s"), 'sessions: missing store for session "s"'),
@@ -41,6 +40,47 @@ def test_messages_keep_gorilla_wording(error: Exception, message: str) -> None:
     assert str(error) == message
 
 
+@pytest.mark.parametrize("looks_hex", [False, True])
+def test_block_key_error_keeps_gos_text_then_says_what_to_do(looks_hex: bool) -> None:
+    """S-7.1: gorilla's text comes first (args[0]); the hint names the sizes and bytes.fromhex."""
+    err = e.BlockKeyError(64, looks_hex=looks_hex)
+    gorilla = "securecookie: error - caused by: crypto/aes: invalid key size 64"
+    assert err.args[0] == gorilla
+    assert str(err).startswith(gorilla + " (")
+    assert "16, 24 or 32" in str(err)
+    assert "bytes.fromhex" in str(err)
+    assert ("hex string" in str(err)) is looks_hex
+
+
+def test_configuration_errors_carry_their_field_errors() -> None:
+    """S-7.4: a model's ConfigurationError lists each problem for programs, without the input."""
+    from spec import Options
+
+    with pytest.raises(e.ConfigurationError) as caught:
+        Options(path="nope", max_age="5")  # type: ignore[arg-type]
+    assert [(err["loc"], err["type"]) for err in caught.value.errors] == [
+        (("path",), "value_error"),
+        (("max_age",), "int_type"),
+    ]
+    assert all("input" not in err for err in caught.value.errors)
+    assert e.ConfigurationError("plain").errors == ()
+
+
+def test_missing_dependency_is_a_configuration_and_an_import_error() -> None:
+    """S-7.2: ``except ImportError`` around an optional import still works."""
+    err = e.MissingDependencyError("redis", "redis", "reference_impl.redis")
+    assert isinstance(err, e.ConfigurationError)
+    assert isinstance(err, ModuleNotFoundError)
+    assert (err.name, err.extra) == ("redis", "redis")
+    assert "pip install 'sessionspec[redis]'" in str(err)
+
+
+def test_security_warning_is_a_user_warning() -> None:
+    """S-1.6: weak keys warn with a category filters can select."""
+    assert issubclass(e.SecurityWarning, UserWarning)
+    assert "SecurityWarning" in e.__all__
+
+
 def test_value_too_long_names_size_and_limit() -> None:
     """S-7.1: the encode-side error keeps Go's text and adds the limit."""
     err = e.ValueTooLongError(5000, 4096)
@@ -56,6 +96,7 @@ def test_groups_can_be_caught_separately() -> None:
         e.ConfigurationError: [
             e.HashKeyNotSetError(),
             e.BlockKeyError(1),
+            e.MissingDependencyError("redis", "redis", "x"),
             e.NoCodecsError(),
             e.InvalidCookieNameError("x"),
             e.MissingStoreError("x"),
