@@ -27,6 +27,9 @@ __all__ = ["StoreClauses"]
 HASH, BLOCK = b"conformance-hash-key-0123456789!", b"conformance-block-key-0123456789"
 OLD_HASH, OLD_BLOCK = b"conformance-old-hash-key-0123456", b"conformance-old-block-key-012345"
 
+#: How many cookies of one name a store tries before it gives up (S-9.5).
+SAME_NAME_COOKIES_TRIED = 8
+
 _MANGLES: dict[str, Callable[[str], str]] = {
     "truncated": lambda v: v[:-6],
     "first-char": lambda v: ("B" if v[0] == "A" else "A") + v[1:],
@@ -165,6 +168,22 @@ class StoreClauses(StoreBase[S]):
         session = store.new(SimpleRequest(f"app=garbage; app={good}"), "app")
         assert session.load_error is None
         assert session.values == {"user": "alice"}
+
+    def test_s9_5_at_most_eight_same_name_cookies_are_tried(self, store: S) -> None:
+        """Ensure a good cookie loads as the 8th of its name and is skipped as the 9th (S-9.5)."""
+        browser = Browser()
+        browser.visit(store, user="alice")
+        good = browser.cookie()
+        for bad in (SAME_NAME_COOKIES_TRIED - 1, SAME_NAME_COOKIES_TRIED):
+            header = "; ".join([*["app=garbage"] * bad, f"app={good}"])
+            session = store.new(SimpleRequest(header), "app")
+            if bad < SAME_NAME_COOKIES_TRIED:
+                assert session.load_error is None, "the 8th cookie must still be tried"
+                assert session.values == {"user": "alice"}
+            else:
+                assert session.is_new, "only the first 8 cookies of one name may be tried"
+                assert session.values == {}
+                assert isinstance(session.load_error, DecodeError)
 
     # S-9.6 -------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from spec.errors import (
 from spec.protocols import Serializer
 
 __all__ = [
+    "MAX_SAME_NAME_COOKIES",
     "TEST_KEYS",
     "CodecStoreBase",
     "ConformanceFactory",
@@ -46,6 +47,12 @@ TEST_KEYS = (b"sessionspec-conformance-hash-key", b"sessionspec-conformance-bloc
 
 #: Forged or corrupt input is reported here (never with the cookie value or a key).
 security_log = logging.getLogger("sessionspec.security")
+
+#: How many cookies with the session's name one request may make a store try
+#: (S-9.5). A browser sends several only for a few overlapping paths or
+#: domains; an attacker can send thousands, each costing a MAC check, maybe a
+#: backend read, and a log line. The rest are skipped, with one summary line.
+MAX_SAME_NAME_COOKIES = 8
 
 # Errors that say "this input was never ours or was altered", as opposed to
 # the normal life cycle of a session (expired, logged out elsewhere).
@@ -136,15 +143,20 @@ class StoreCore:
     def new_plan(self, request: Request, name: str) -> Plan[Session]:
         """Load session ``name`` from the first of its cookies that loads, else a fresh one.
 
-        Every cookie with that name is tried in header order (a browser may
-        send several, from different paths or domains). A cookie that does
-        not load never raises: the session is fresh and ``load_error`` says
-        why (the most specific error, logged). Only a backend failure raises
-        (``StoreError``): an outage must not pass for "no session".
+        The cookies with that name are tried in header order (a browser may
+        send several, from different paths or domains), but no more than
+        :data:`MAX_SAME_NAME_COOKIES` of them: the work (decodes, backend
+        reads, log lines) one request can cause stays bounded however many
+        it sends (S-9.5). Skipped cookies get one WARNING line in all.
+        A cookie that does not load never raises: the session is fresh and
+        ``load_error`` says why (the most specific error, logged). Only a
+        backend failure raises (``StoreError``): an outage must not pass for
+        "no session".
         """
         session = self._new_session(name)
         first_error: DecodeError | None = None
-        for raw in request.cookie_values(name):
+        raws = request.cookie_values(name)
+        for raw in raws[:MAX_SAME_NAME_COOKIES]:
             try:
                 session_id, values = yield from self.load_plan(name, raw)
             except DecodeError as exc:
@@ -157,6 +169,14 @@ class StoreCore:
             session.is_new = False
             session.mark_unmodified()
             return session
+        if len(raws) > MAX_SAME_NAME_COOKIES:
+            security_log.warning(
+                "%d cookies named %r in %s; tried the first %d",
+                len(raws),
+                name,
+                self.label,
+                MAX_SAME_NAME_COOKIES,
+            )
         session.load_error = first_error
         return session
 

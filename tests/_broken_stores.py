@@ -10,6 +10,7 @@ import base64
 import itertools
 import json
 import logging
+from collections.abc import Sequence
 from typing import ClassVar
 
 from reference_impl import _server_side
@@ -85,6 +86,30 @@ class OnlyFirstCookie(BrokenCookie):
                 return list(values)
 
         return super().new(FirstOnly(), name)
+
+
+class TriesEveryCookie(BrokenCookie):
+    """Tries every cookie with the session's name, however many were sent (S-9.5)."""
+
+    def new(self, request: Request, name: str) -> Session:
+        values = request.cookie_values(name)
+        session = super().new(request, name)
+        for start in range(1, len(values)):  # what an unbounded loop would reach
+            if not session.is_new:
+                break
+            session = super().new(_Cookies(request, values[start:]), name)
+        return session
+
+
+class _Cookies:
+    """A request whose cookies of any name are ``values`` (and whose state is ``request``'s)."""
+
+    def __init__(self, request: Request, values: Sequence[str]) -> None:
+        self.state = request.state
+        self._values = list(values)
+
+    def cookie_values(self, _: str) -> list[str]:
+        return self._values
 
 
 class CachesInNew(BrokenMemory):

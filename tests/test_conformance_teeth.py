@@ -21,6 +21,7 @@ CASES: list[tuple[type, str, dict[str, object]]] = [
     (broken.RaisesOnBadCookie, "test_s9_3_", COOKIE),
     (broken.IgnoresExpiry, "test_s9_4_", COOKIE),
     (broken.OnlyFirstCookie, "test_s9_5_", COOKIE),
+    (broken.TriesEveryCookie, "test_s9_5_", COOKIE),
     (broken.CachesInNew, "test_s9_6_", MEMORY),
     (broken.RegistryByNameOnly, "test_s9_6_", MEMORY),
     (broken.LearnsOptions, "test_s9_7_", MEMORY),

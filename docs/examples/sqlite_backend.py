@@ -28,6 +28,7 @@ from spec.errors import (
 )
 
 VALID_ID = re.compile(r"[A-Z2-7]{52}")
+MAX_TRIED = 8  # cookies of one name tried per request: bounded work (S-9.5)
 log = logging.getLogger("sessionspec.security")
 
 
@@ -47,7 +48,8 @@ class NaiveSQLiteStore:
 
     def new(self, request: Request, name: str) -> Session:
         session = Session(name=name, options=self.options)
-        for raw in request.cookie_values(name):
+        cookies = request.cookie_values(name)
+        for raw in cookies[:MAX_TRIED]:
             try:
                 session_id = self.codec.decode(name, raw)
                 if not isinstance(session_id, str) or not VALID_ID.fullmatch(session_id):
@@ -66,6 +68,11 @@ class NaiveSQLiteStore:
             session.values, session.id = values, session_id
             session.is_new, session.load_error = False, None
             break
+        else:  # none loaded: say once how many were never tried
+            if len(cookies) > MAX_TRIED:
+                log.warning(
+                    "%d cookies named %r; tried the first %d", len(cookies), name, MAX_TRIED
+                )
         session.mark_unmodified()  # loading is not a change (S-9.20)
         return session
 
