@@ -32,15 +32,24 @@ See ``docs/async.md``.
 
 from __future__ import annotations
 
-from conformance._async import run_async as run_async
-from conformance._base import SUITE_VERSION as SUITE_VERSION
-from conformance._base import S
-from conformance._base import since as since
-from conformance._browser import Browser as Browser
-from conformance._capabilities import ALL_VALUE_TYPES as ALL_VALUE_TYPES
-from conformance._capabilities import Capabilities as Capabilities
-from conformance._suite_server import ServerSideClauses
-from conformance._suite_store import StoreClauses
+# The suite runs on pytest and hypothesis, the [conformance] extra: without
+# them, say which extra to install rather than fail deep in a submodule.
+try:
+    from conformance._async import run_async as run_async
+    from conformance._base import SUITE_VERSION as SUITE_VERSION
+    from conformance._base import S
+    from conformance._base import since as since
+    from conformance._browser import Browser as Browser
+    from conformance._capabilities import ALL_VALUE_TYPES as ALL_VALUE_TYPES
+    from conformance._capabilities import Capabilities as Capabilities
+    from conformance._suite_server import ServerSideClauses
+    from conformance._suite_store import StoreClauses
+except ModuleNotFoundError as _missing:
+    if (_missing.name or "").partition(".")[0] in ("conformance", "spec"):
+        raise  # our own module is missing: a broken install, not a missing extra
+    from spec.errors import MissingDependencyError
+
+    raise MissingDependencyError(_missing.name or "pytest", "conformance", __name__) from None
 
 __all__ = [
     "ALL_VALUE_TYPES",

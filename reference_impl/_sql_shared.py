@@ -11,10 +11,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.pool import NullPool, StaticPool
+try:
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy.engine import URL, Connection, make_url
+    from sqlalchemy.pool import NullPool, StaticPool
+except ModuleNotFoundError as _missing:  # the optional package is not installed
+    from spec.errors import MissingDependencyError
+
+    raise MissingDependencyError(_missing.name or "sqlalchemy", "sql", __name__) from None
 
 from spec.errors import ConfigurationError, StoreError
 

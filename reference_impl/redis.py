@@ -27,11 +27,16 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import NamedTuple
 
-import redis as redis_py
-from redis.backoff import EqualJitterBackoff, NoBackoff
-from redis.cluster import RedisCluster
-from redis.exceptions import RedisClusterException, RedisError
-from redis.retry import Retry
+try:
+    import redis as redis_py
+    from redis.backoff import EqualJitterBackoff, NoBackoff
+    from redis.cluster import RedisCluster
+    from redis.exceptions import RedisClusterException, RedisError
+    from redis.retry import Retry
+except ModuleNotFoundError as _missing:  # the optional package is not installed
+    from spec.errors import MissingDependencyError
+
+    raise MissingDependencyError(_missing.name or "redis", "redis", __name__) from None
 
 from reference_impl._base import ConformanceFactory
 from reference_impl._server_side import ServerSideStore

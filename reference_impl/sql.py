@@ -24,9 +24,14 @@ import uuid
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
-import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine
+try:
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy.engine import Connection, Engine
+except ModuleNotFoundError as _missing:  # the optional package is not installed
+    from spec.errors import MissingDependencyError
+
+    raise MissingDependencyError(_missing.name or "sqlalchemy", "sql", __name__) from None
 
 from reference_impl._base import ConformanceFactory
 from reference_impl._server_side import ServerSideStore

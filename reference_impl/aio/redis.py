@@ -15,10 +15,15 @@ import os
 import threading
 from collections.abc import Callable
 
-import redis.asyncio as aredis
-from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+try:
+    import redis.asyncio as aredis
+    from redis.asyncio.cluster import RedisCluster
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+except ModuleNotFoundError as _missing:  # the optional package is not installed
+    from spec.errors import MissingDependencyError
+
+    raise MissingDependencyError(_missing.name or "redis", "redis", __name__) from None
 
 from reference_impl import redis as sync_redis
 from reference_impl._base import ConformanceFactory

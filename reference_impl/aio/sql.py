@@ -23,11 +23,16 @@ import uuid
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
-import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
+try:
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy.engine import Connection, make_url
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
+except ModuleNotFoundError as _missing:  # the optional package is not installed
+    from spec.errors import MissingDependencyError
+
+    raise MissingDependencyError(_missing.name or "sqlalchemy", "sql-async", __name__) from None
 
 from reference_impl import sql as sync_sql
 from reference_impl._base import ConformanceFactory

@@ -31,9 +31,14 @@ from collections.abc import Callable, Container
 from contextlib import suppress
 from http.cookies import CookieError, Morsel
 
-from django.http import HttpRequest
-from django.http.response import HttpResponseBase
-from django.utils.cache import patch_vary_headers
+try:
+    from django.http import HttpRequest
+    from django.http.response import HttpResponseBase
+    from django.utils.cache import patch_vary_headers
+except ModuleNotFoundError as _missing:  # the optional package is not installed
+    from spec.errors import MissingDependencyError
+
+    raise MissingDependencyError(_missing.name or "django", "django", __name__) from None
 
 from reference_impl.integrations import collect_session_headers, was_accessed
 from reference_impl.wsgi import EnvironRequest, request_of

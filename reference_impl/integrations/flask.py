@@ -30,9 +30,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, Request, Response
-from flask import request as current_request
-from flask.sessions import SessionInterface, SessionMixin
+
+try:
+    from flask import Flask, Request, Response
+    from flask import request as current_request
+    from flask.sessions import SessionInterface, SessionMixin
+except ModuleNotFoundError as _missing:  # the optional package is not installed
+    from spec.errors import MissingDependencyError
+
+    raise MissingDependencyError(_missing.name or "flask", "flask", __name__) from None
 
 from reference_impl.cookie_store import CookieStore
 from reference_impl.integrations import collect_session_headers, was_accessed

@@ -30,7 +30,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from starlette.requests import HTTPConnection, Request
+try:
+    from starlette.requests import HTTPConnection, Request
+except ModuleNotFoundError as _missing:  # the optional package is not installed
+    from spec.errors import MissingDependencyError
+
+    raise MissingDependencyError(_missing.name or "starlette", "starlette", __name__) from None
 
 from reference_impl.asgi import MIDDLEWARE_STATE_KEY, ScopeRequest, SessionMiddleware, request_of
 from spec import AsyncStore, Registry, Session, Store, check_cookie_name
