@@ -9,6 +9,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
+import os
+import socket
+import threading
+import time
+from pathlib import Path
 from typing import NamedTuple
 
 try:
@@ -23,7 +31,20 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 
 from spec.errors import ConfigurationError, StoreError
 
-__all__ = ["EngineArguments", "Queries", "engine_arguments", "store_error"]
+__all__ = [
+    "PING",
+    "Armed",
+    "EngineArguments",
+    "Queries",
+    "check_sqlite_path",
+    "check_timeout",
+    "driver_socket",
+    "engine_arguments",
+    "make_url_or_raise",
+    "store_error",
+    "timed_out",
+    "watchdog",
+]
 
 #: Pooled connections are replaced before a server or firewall drops idle ones.
 _POOL_RECYCLE_SECONDS = 1800
@@ -78,6 +99,151 @@ class Queries:
 
     def purge(self, connection: Connection, now: float) -> int:
         return max(0, connection.execute(self._purge, {"now": now}).rowcount)
+
+
+#: What the store's own pre-ping sends, inside the statement deadline.
+PING: sa.Select[tuple[int]] = sa.select(sa.literal_column("1", sa.Integer))
+
+
+def driver_socket(driver_connection: object) -> socket.socket | None:
+    """A private duplicate of the connection's socket, or ``None`` (no socket to watch).
+
+    psycopg 3 (sync and async) exposes its libpq socket; SQLite has none,
+    and other drivers are bounded by their own settings. A duplicate keeps
+    the socket open until :meth:`Armed.disarm`, so shutting it down can
+    never hit a descriptor number the process has reused meanwhile.
+    """
+    pgconn = getattr(driver_connection, "pgconn", None)
+    if pgconn is None:
+        return None
+    try:
+        return socket.socket(fileno=os.dup(pgconn.socket))
+    except Exception:  # closed or broken: the statement will fail by itself
+        return None
+
+
+class Armed:
+    """One statement's deadline: past it, its socket is shut down, so the driver's wait
+    ends with a connection error at once instead of blocking forever on a hung server.
+
+    Neither a server-side ``statement_timeout`` nor TCP keepalives help when
+    the server process is frozen (SIGSTOP, a stuck host): its kernel still
+    acknowledges every packet. Only the client can end the wait.
+    """
+
+    __slots__ = ("_lock", "_sock", "deadline", "done", "fired")
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock, self.deadline = sock, deadline
+        self._lock = threading.Lock()
+        self.done = self.fired = False
+
+    def fire(self) -> None:
+        with self._lock:
+            if self.done:
+                return
+            self.fired = True
+            with contextlib.suppress(OSError):  # already closed by the peer
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def disarm(self) -> None:
+        with self._lock:
+            self.done = True
+            self._sock.close()
+
+
+class _Watchdog:
+    """One daemon thread firing the sync stores' :class:`Armed` deadlines.
+
+    Arming is a heap push (the thread is woken only when the new deadline is
+    the earliest); disarmed entries are dropped when the thread next wakes.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Armed]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, armed: Armed) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (armed.deadline, next(self._order), armed))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="sessionspec-sql-watchdog", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is armed:
+                self._cond.notify()
+
+    def _loop(self) -> None:
+        while True:
+            due: list[Armed] = []
+            with self._cond:
+                now = time.monotonic()
+                while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
+                    armed = heapq.heappop(self._heap)[2]
+                    if not armed.done:
+                        due.append(armed)
+                if not due:
+                    self._cond.wait(max(self._heap[0][0] - now, 0.01) if self._heap else None)
+            for armed in due:
+                armed.fire()
+
+
+watchdog = _Watchdog()
+
+
+def timed_out(action: str, table: sa.Table, timeout: float) -> StoreError:
+    """The :class:`StoreError` for a statement the database did not answer in time."""
+    return StoreError(
+        f"cannot {action} in table {table.name!r}: the database did not answer within "
+        f"{timeout:g} s (timeout); the connection was closed"
+    )
+
+
+def check_timeout(timeout: float) -> None:
+    """``timeout`` must be a positive number of seconds."""
+    if not timeout > 0:
+        raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}")
+
+
+def make_url_or_raise(url: str) -> URL:
+    """The parsed URL, or :class:`ConfigurationError` saying it is malformed."""
+    try:
+        return make_url(url)
+    except sa_exc.ArgumentError as exc:
+        raise ConfigurationError(f"invalid database URL: {exc}") from None
+
+
+def check_sqlite_path(url: URL) -> None:
+    """Refuse a SQLite file that cannot be opened, at construction rather than per request.
+
+    Otherwise a typo in the path would only show as a :class:`StoreError`
+    on every request, long after deployment.
+    """
+    database = url.database
+    if url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return
+    if database.startswith("file:") or url.query.get("uri") in ("true", "1"):
+        return  # a SQLite URI: its own rules
+    path = Path(database)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise ConfigurationError(
+            f"cannot open SQLite database {database!r}: directory {str(directory)!r} does "
+            "not exist; create it or fix the URL (sqlite:////absolute/path/sessions.db)"
+        )
+    if path.is_dir():
+        raise ConfigurationError(
+            f"cannot open SQLite database {database!r}: it is a directory; name a file in it"
+        )
+    target = path if path.exists() else directory
+    if not os.access(target, os.R_OK | os.W_OK):
+        raise ConfigurationError(
+            f"cannot open SQLite database {database!r}: {str(target)!r} is not readable and "
+            "writable by this process; fix its permissions or choose another path"
+        )
 
 
 def store_error(action: str, table: sa.Table, error: sa_exc.SQLAlchemyError) -> StoreError:

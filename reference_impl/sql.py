@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Concatenate, ParamSpec, TypeVar
 
 try:
@@ -35,7 +35,19 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 
 from reference_impl._base import ConformanceFactory
 from reference_impl._server_side import ServerSideStore
-from reference_impl._sql_shared import Queries, engine_arguments, store_error
+from reference_impl._sql_shared import (
+    PING,
+    Armed,
+    Queries,
+    check_sqlite_path,
+    check_timeout,
+    driver_socket,
+    engine_arguments,
+    make_url_or_raise,
+    store_error,
+    timed_out,
+    watchdog,
+)
 from spec import Clock, Options, Store
 from spec.errors import ConfigurationError
 from spec.protocols import Serializer
@@ -75,10 +87,21 @@ class _SQLBackend:
     No read-then-write, so the database's own atomicity is the store's.
     Every SQLAlchemy error becomes :class:`StoreError` (without statement
     parameters: they hold session IDs), so an outage is never "no session".
+    Each statement runs under a client-side deadline (``timeout``): a
+    database that stops answering costs a request ``timeout`` seconds and a
+    :class:`StoreError`, never a worker blocked forever.
     """
 
-    def __init__(self, engine: Engine, table: sa.Table, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        table: sa.Table,
+        clock: Clock,
+        timeout: float = 5.0,
+        pre_ping: bool = False,
+    ) -> None:
         self.table, self._clock = table, clock
+        self.timeout, self.pre_ping = timeout, pre_ping
         self._ready, self._lock = False, threading.Lock()
         self.use_engine(engine)
         self.queries = Queries(table)
@@ -102,30 +125,72 @@ class _SQLBackend:
         deletes are idempotent, and a create whose first attempt committed
         fails on the primary key, so the store draws another ID.
         """
+        armed: list[Armed] = []
         try:
-            self._ensure_table()
+            self._ensure_table(armed)
             try:
-                with self._autocommit.connect() as connection:
-                    return statement(connection, *args, **kwargs)
+                with self._autocommit.connect() as connection, self._deadline(connection, armed):
+                    return self._statement(connection, statement, *args, **kwargs)
             except sa_exc.DBAPIError as exc:
-                if not exc.connection_invalidated:
+                if not exc.connection_invalidated or any(a.fired for a in armed):
                     raise
-            with self._autocommit.connect() as connection:  # on a new connection, once
-                return statement(connection, *args, **kwargs)
+            with (  # on a new connection, once
+                self._autocommit.connect() as connection,
+                self._deadline(connection, armed),
+            ):
+                return self._statement(connection, statement, *args, **kwargs)
         except sa_exc.SQLAlchemyError as exc:
+            if any(a.fired for a in armed):
+                raise timed_out(action, self.table, self.timeout) from exc
             raise store_error(action, self.table, exc) from exc
 
-    def _ensure_table(self) -> None:
+    def _statement(
+        self,
+        connection: Connection,
+        statement: Callable[Concatenate[Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        if self.pre_ping:  # inside the deadline, unlike SQLAlchemy's own pre-ping
+            connection.execute(PING)
+        return statement(connection, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def _deadline(self, connection: Connection, armed: list[Armed]) -> Iterator[None]:
+        """Shut the connection's socket down if the database has not answered by the deadline."""
+        sock = driver_socket(connection.connection.driver_connection)
+        if sock is None:
+            yield
+            return
+        guard = Armed(sock, time.monotonic() + self.timeout)
+        armed.append(guard)
+        watchdog.arm(guard)
+        try:
+            yield
+        finally:
+            guard.disarm()
+
+    def _ensure_table(self, armed: list[Armed]) -> None:
         """Create table and index on first use, in one transaction where DDL has them."""
         if self._ready:
             return
         with self._lock:
             if not self._ready:
                 try:
-                    self.table.metadata.create_all(self.engine, checkfirst=True)
+                    self._create_table(armed)
                 except sa_exc.SQLAlchemyError:  # another process created it meanwhile
-                    self.table.metadata.create_all(self.engine, checkfirst=True)
+                    if any(a.fired for a in armed):
+                        raise
+                    self._create_table(armed)
                 self._ready = True
+
+    def _create_table(self, armed: list[Armed]) -> None:
+        with (
+            self.engine.connect() as connection,
+            self._deadline(connection, armed),
+            connection.begin(),
+        ):
+            self.table.metadata.create_all(connection, checkfirst=True)
 
     def read(self, session_id: str) -> tuple[str, float | None] | None:
         return self._run("read a session", self.queries.read, session_id)
@@ -198,6 +263,16 @@ class SQLStore(ServerSideStore):
     unreadable until :meth:`purge_expired` deletes them. Rows hold the
     securecookie text (signed, and encrypted with a block key), so a leaked
     table neither reveals session values nor lets anyone forge them.
+
+    ``timeout`` (seconds, default 5) bounds every statement on the client
+    side: a database that stops answering (hung, frozen, partitioned) gives
+    :class:`~spec.errors.StoreError` after ``timeout``, and a call in total
+    within ``connect_timeout + timeout`` (plus ``pool_timeout`` when every
+    pooled connection is busy) (S-10.10). It applies to psycopg 3 connections,
+    including those of an engine you pass in; for those, connecting and the
+    pool wait are bounded by your engine's own settings. ``pool_pre_ping``
+    pings inside that bound (the store's engine does not use SQLAlchemy's
+    own pre-ping, which would run outside it).
     """
 
     def __init__(
@@ -215,22 +290,27 @@ class SQLStore(ServerSideStore):
         connect_timeout: float = 5.0,
         statement_timeout: float = 10.0,
         pool_pre_ping: bool = False,
+        timeout: float = 5.0,
     ) -> None:
         sql_table = session_table(table)
         if engine is not None and url is not None:
             raise ConfigurationError("give SQLStore a url or an engine, not both")
+        check_timeout(timeout)
         self._owns_engine = engine is None
         if engine is None:
+            url = url or DEFAULT_URL
+            check_sqlite_path(make_url_or_raise(url))
             engine = create_engine(
-                url or DEFAULT_URL,
+                url,
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 pool_timeout=pool_timeout,
                 connect_timeout=connect_timeout,
                 statement_timeout=statement_timeout,
-                pool_pre_ping=pool_pre_ping,
             )
-        self._sql = _SQLBackend(engine, sql_table, clock if clock is not None else time.time)
+        self._sql = _SQLBackend(
+            engine, sql_table, clock if clock is not None else time.time, timeout, pool_pre_ping
+        )
         super().__init__(self._sql, key_pairs, options, serializer, clock)
 
     @property

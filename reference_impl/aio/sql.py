@@ -15,19 +15,21 @@ waits for them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Concatenate, ParamSpec, TypeVar
 
 try:
     import sqlalchemy as sa
     from sqlalchemy import exc as sa_exc
     from sqlalchemy.engine import Connection, make_url
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
     from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
 except ModuleNotFoundError as _missing:  # the optional package is not installed
     from spec.errors import MissingDependencyError
@@ -37,7 +39,18 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 from reference_impl import sql as sync_sql
 from reference_impl._base import ConformanceFactory
 from reference_impl._plan import Record
-from reference_impl._sql_shared import Queries, engine_arguments, store_error
+from reference_impl._sql_shared import (
+    PING,
+    Armed,
+    Queries,
+    check_sqlite_path,
+    check_timeout,
+    driver_socket,
+    engine_arguments,
+    make_url_or_raise,
+    store_error,
+    timed_out,
+)
 from reference_impl.aio._base import AsyncServerSideStore
 from reference_impl.sql import session_table
 from spec import Clock, Options
@@ -116,11 +129,23 @@ class _AsyncSQLBackend:
     Same rules as the sync backend: a pooled connection found dead is
     replaced and the statement retried once (every statement may be), the
     table is created on first use, and every SQLAlchemy error becomes a
-    :class:`StoreError` without statement parameters.
+    :class:`StoreError` without statement parameters. Each statement runs
+    under the same client-side deadline (``timeout``); the whole call runs
+    under ``asyncio.timeout(bound)`` as well, which also ends a pool wait or a
+    connect that outlast their own limits, whatever the driver.
     """
 
-    def __init__(self, engine: AsyncEngine, table: sa.Table, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        table: sa.Table,
+        clock: Clock,
+        timeout: float = 5.0,
+        pre_ping: bool = False,
+        bound: float = 20.0,
+    ) -> None:
         self.table, self._clock, self._ready = table, clock, False
+        self.timeout, self.pre_ping, self.bound = timeout, pre_ping, bound
         self.queries = Queries(table)
         self.use_engine(engine)
 
@@ -135,30 +160,85 @@ class _AsyncSQLBackend:
         *args: _P.args,
         **kwargs: _P.kwargs,
     ) -> _T:
+        armed: list[Armed] = []
         try:
-            await self._ensure_table()
-            try:
-                async with self._autocommit.connect() as connection:
-                    return await connection.run_sync(statement, *args, **kwargs)
-            except sa_exc.DBAPIError as exc:
-                if not exc.connection_invalidated:
-                    raise
-            async with self._autocommit.connect() as connection:  # on a new connection, once
-                return await connection.run_sync(statement, *args, **kwargs)
+            async with asyncio.timeout(self.bound):
+                return await self._attempts(armed, statement, *args, **kwargs)
+        except TimeoutError as exc:
+            raise timed_out(action, self.table, self.bound) from exc
         except sa_exc.SQLAlchemyError as exc:
+            if any(a.fired for a in armed):
+                raise timed_out(action, self.table, self.timeout) from exc
             raise store_error(action, self.table, exc) from exc
 
-    async def _ensure_table(self) -> None:
+    async def _attempts(
+        self,
+        armed: list[Armed],
+        statement: Callable[Concatenate[Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        await self._ensure_table(armed)
+        try:
+            async with self._autocommit.connect() as connection:
+                with self._deadline(connection, armed):
+                    return await connection.run_sync(self._statement, statement, *args, **kwargs)
+        except sa_exc.DBAPIError as exc:
+            if not exc.connection_invalidated or any(a.fired for a in armed):
+                raise
+        async with self._autocommit.connect() as connection:  # on a new connection, once
+            with self._deadline(connection, armed):
+                return await connection.run_sync(self._statement, statement, *args, **kwargs)
+
+    def _statement(
+        self,
+        connection: Connection,
+        statement: Callable[Concatenate[Connection, _P], _T],
+        /,
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        if self.pre_ping:  # inside the deadline, unlike SQLAlchemy's own pre-ping
+            connection.execute(PING)
+        return statement(connection, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def _deadline(self, connection: AsyncConnection, armed: list[Armed]) -> Iterator[None]:
+        """Shut the connection's socket down if the database has not answered by the deadline.
+
+        Cancelling a psycopg statement instead (``asyncio.timeout`` alone)
+        makes psycopg try to cancel it on the server and wait up to 10 s
+        more for a hung one; a shut-down socket ends the wait at once.
+        """
+        sync = connection.sync_connection
+        sock = None if sync is None else driver_socket(sync.connection.driver_connection)
+        if sock is None:
+            yield
+            return
+        guard = Armed(sock, time.monotonic() + self.timeout)
+        armed.append(guard)
+        handle = asyncio.get_running_loop().call_later(self.timeout, guard.fire)
+        try:
+            yield
+        finally:
+            handle.cancel()
+            guard.disarm()
+
+    async def _ensure_table(self, armed: list[Armed]) -> None:
         """Create table and index on first use (again if a racing creator got there first)."""
         if self._ready:
             return
         for attempt in (1, 2):
             try:
-                async with self.engine.begin() as connection:
-                    await connection.run_sync(self.table.metadata.create_all, checkfirst=True)
+                async with self.engine.connect() as connection:
+                    with self._deadline(connection, armed):
+                        async with connection.begin():
+                            await connection.run_sync(
+                                self.table.metadata.create_all, checkfirst=True
+                            )
                 break
             except sa_exc.SQLAlchemyError:
-                if attempt == 2:
+                if attempt == 2 or any(a.fired for a in armed):
                     raise
         self._ready = True
 
@@ -193,7 +273,9 @@ class AsyncSQLStore(AsyncServerSideStore):
     a sync URL gets its async driver, see :func:`async_url`) or a ready
     ``engine`` (an ``AsyncEngine``, shared and never disposed by the store),
     not both; the same table, deadlines and guarantees. :meth:`close` (awaited)
-    disposes an engine the store made.
+    disposes an engine the store made. ``timeout`` bounds each statement as
+    in the sync store, and the whole call is bounded by ``asyncio.timeout``
+    at ``connect_timeout + timeout + pool_timeout`` for any driver (S-10.10).
     """
 
     def __init__(
@@ -211,22 +293,32 @@ class AsyncSQLStore(AsyncServerSideStore):
         connect_timeout: float = 5.0,
         statement_timeout: float = 10.0,
         pool_pre_ping: bool = False,
+        timeout: float = 5.0,
     ) -> None:
         sql_table = session_table(table)
         if engine is not None and url is not None:
             raise ConfigurationError("give AsyncSQLStore a url or an engine, not both")
+        check_timeout(timeout)
         self._owns_engine = engine is None
         if engine is None:
+            url = async_url(url or DEFAULT_URL)
+            check_sqlite_path(make_url_or_raise(url))
             engine = create_async_engine(
-                url or DEFAULT_URL,
+                url,
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 pool_timeout=pool_timeout,
                 connect_timeout=connect_timeout,
                 statement_timeout=statement_timeout,
-                pool_pre_ping=pool_pre_ping,
             )
-        self._sql = _AsyncSQLBackend(engine, sql_table, clock if clock is not None else time.time)
+        self._sql = _AsyncSQLBackend(
+            engine,
+            sql_table,
+            clock if clock is not None else time.time,
+            timeout,
+            pool_pre_ping,
+            bound=connect_timeout + timeout + pool_timeout,
+        )
         super().__init__(self._sql, key_pairs, options, serializer, clock)
 
     @property

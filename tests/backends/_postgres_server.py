@@ -18,6 +18,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -149,8 +150,38 @@ class PostgresServer:
         """Stop the server (``immediate`` kills it without a shutdown checkpoint)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
+    def processes(self) -> list[int]:
+        """The postmaster's PID and those of all its children (backends, checkpointer, ...)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process has gone
+                continue
+            if int(fields[1]) == postmaster:  # the field after the state is the parent PID
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def freeze(self) -> None:
+        """SIGSTOP the postmaster and every child: the kernel still accepts and acknowledges
+        connections and queries, but nothing ever answers (a hung server)."""
+        self._frozen = self.processes()
+        for pid in self._frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT every process :meth:`freeze` stopped (and any child found now)."""
+        for pid in {*getattr(self, "_frozen", []), *self.processes()}:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self._frozen = []
+
     def cleanup(self) -> None:
         """Stop the server if it runs and delete its directory."""
+        with contextlib.suppress(OSError, ValueError):
+            self.thaw()  # a frozen server cannot shut down
         if self._initialised:
             with contextlib.suppress(RuntimeError, subprocess.SubprocessError):
                 self.stop("immediate")

@@ -8,10 +8,11 @@ binaries those tests skip, or fail under ``CI=true``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 
 from conformance import Browser, Capabilities, StoreConformance
 from reference_impl import _server_side, sql
+from reference_impl.aio.sql import AsyncSQLStore
 from reference_impl.sql import SQLStore
 from spec import ManualClock
 from spec.errors import ConfigurationError, SessionInterruptedError, StoreError
@@ -431,3 +433,136 @@ def test_postgres_outage_raises_store_error_then_recovers() -> None:
             assert Browser().visit(store, x=2).id
         finally:
             store.close()
+
+
+# -- a hung server (S-10.10) -------------------------------------------------------------
+
+#: Generous: the stores are configured to give up after 1-2 s; a pass proves "bounded",
+#: not a precise figure. A call still running after this is reported as a hang.
+HANG_LIMIT = 15.0
+
+
+def _bounded(call: Callable[[], object]) -> BaseException | None:
+    """Run ``call`` in a daemon thread; its exception, or a failure if it is still blocked.
+
+    The thread keeps a hung call from hanging the test run: the caller thaws
+    the server in a ``finally``, which also lets a still-blocked call finish.
+    """
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call()
+            outcome.append(None)
+        except BaseException as exc:  # handed to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(HANG_LIMIT)
+    if thread.is_alive():
+        pytest.fail(f"the call was still blocked after {HANG_LIMIT} s: the hang was not bounded")
+    return outcome[0]
+
+
+def _assert_store_error(error: BaseException | None, match: str = "") -> None:
+    assert isinstance(error, StoreError), repr(error)
+    assert match in str(error), str(error)
+
+
+def test_a_frozen_postgres_gives_store_error_within_the_timeout() -> None:
+    """SIGSTOP the postmaster and its backends: the kernel still acknowledges every packet,
+    so only a client-side bound ends the wait. Every call raises StoreError, on a pooled
+    connection (the statement deadline), a new one (connect_timeout), with the store's
+    own pre-ping and on an engine passed in; after SIGCONT the same stores work (S-10.10)."""
+    with running_server(_postgres_server.require_bin_dir()) as server:
+        store = SQLStore(HASH, BLOCK, url=server.url, timeout=1, connect_timeout=2)
+        pinging = SQLStore(
+            HASH, BLOCK, url=server.url, table=store.table.name, timeout=1, pool_pre_ping=True
+        )
+        engine = sa.create_engine(server.url)  # the user's engine: default settings
+        theirs = SQLStore(HASH, BLOCK, engine=engine, table=store.table.name, timeout=1)
+        browser = Browser()
+        try:
+            browser.visit(store, user="alice")
+            for other in (pinging, theirs):
+                assert browser.load(other).values == {"user": "alice"}  # a pooled connection
+            held_request = browser.request()
+            held = store.get(held_request, "app")
+            server.freeze()
+            try:
+                _assert_store_error(_bounded(lambda: browser.load(store)), "within 1 s")
+                _assert_store_error(_bounded(lambda: browser.load(store)), "timeout expired")
+                _assert_store_error(_bounded(lambda: browser.load(pinging)), "within 1 s")
+                _assert_store_error(_bounded(lambda: browser.load(theirs)), "within 1 s")
+                held.values["user"] = "bob"
+                response = RecordingResponse()
+                _assert_store_error(_bounded(lambda: held.save(held_request, response)))
+                assert response.set_cookie_headers() == []
+            finally:
+                server.thaw()
+            for each in (store, pinging, theirs):
+                assert browser.load(each).values == {"user": "alice"}
+        finally:
+            for each in (store, pinging, theirs):
+                each.close()
+            engine.dispose()
+
+
+def test_a_frozen_postgres_gives_the_async_store_store_error_within_the_timeout() -> None:
+    """The same for AsyncSQLStore: StoreError on a pooled connection and on a new one, and
+    the store works again after SIGCONT (S-10.10)."""
+    with running_server(_postgres_server.require_bin_dir()) as server:
+        store = AsyncSQLStore(HASH, BLOCK, url=server.url, timeout=1, connect_timeout=2)
+        loop = asyncio.new_event_loop()
+        on_loop = loop.run_until_complete
+        try:
+            request, response = SimpleRequest(), RecordingResponse()
+            session = on_loop(store.new(request, "app"))
+            session.values["user"] = "alice"
+            on_loop(session.asave(request, response))
+            cookie = response.set_cookie_headers()[0].split(";")[0]
+            server.freeze()
+            try:
+                load = lambda: on_loop(store.get(SimpleRequest(cookie), "app"))  # noqa: E731
+                _assert_store_error(_bounded(load), "within 1 s")
+                _assert_store_error(_bounded(load), "timeout expired")
+            finally:
+                server.thaw()
+            assert on_loop(store.get(SimpleRequest(cookie), "app")).values == {"user": "alice"}
+        finally:
+            on_loop(store.close())
+            loop.close()
+
+
+def test_the_timeout_must_be_positive() -> None:
+    """A zero or negative bound would fail every call: refused at construction."""
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ConfigurationError, match="timeout must be a positive"):
+            SQLStore(HASH, url="sqlite://", timeout=bad)
+        with pytest.raises(ConfigurationError, match="timeout must be a positive"):
+            AsyncSQLStore(HASH, url="sqlite://", timeout=bad)
+
+
+# -- an unopenable SQLite file -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("store_class", [SQLStore, AsyncSQLStore])
+def test_an_unopenable_sqlite_path_fails_at_construction(
+    store_class: type[SQLStore] | type[AsyncSQLStore], tmp_path: Path
+) -> None:
+    """A missing directory, a directory as the file, or a read-only place is a
+    ConfigurationError when the store is built, saying what to do, not a StoreError on
+    every request after deployment."""
+    with pytest.raises(ConfigurationError, match="does not exist; create it"):
+        store_class(HASH, url="sqlite:////nonexistent-dir/x.db")
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        store_class(HASH, url=f"sqlite:///{tmp_path}/missing/sessions.db")
+    with pytest.raises(ConfigurationError, match="is a directory"):
+        store_class(HASH, url=f"sqlite:///{tmp_path}")
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(ConfigurationError, match="not readable and writable"):
+            store_class(HASH, url=f"sqlite:///{locked}/sessions.db")
+    store_class(HASH, url=f"sqlite:///{tmp_path}/sessions.db")  # a fine path still works
