@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from reference_impl import _server_side
 from reference_impl.cookie_store import CookieStore
-from reference_impl.memory import MemoryStore, _MemoryBackend
+from reference_impl.memory import DEFAULT_MAX_SESSIONS, MemoryStore, _MemoryBackend
 from spec import Clock, Cookie, ManualClock, Request, ResponseWriter, Session
 from spec.errors import DecodeError
 
@@ -212,7 +212,7 @@ class ForgetsSavedState(BrokenMemory):
 class _UpsertBackend(_MemoryBackend):
     def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         with self._lock:
-            self._records[session_id] = (data, expires_at)
+            self._put(session_id, data, expires_at)
         return True
 
 
@@ -221,7 +221,7 @@ class ResurrectsAfterDelete(BrokenMemory):
 
     def __init__(self, clock: Clock, *keys: bytes) -> None:
         super().__init__(clock, *keys)
-        self._memory = _UpsertBackend(clock)
+        self._memory = _UpsertBackend(clock, DEFAULT_MAX_SESSIONS)
         self.backend = self._memory
 
 
@@ -231,7 +231,12 @@ class KeepsOldRecordOnRegenerate(BrokenMemory):
     def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
         deleted: list[str] = []
         original = self.backend.delete
-        self.backend.delete = deleted.append  # type: ignore[method-assign]
+
+        def pretend_to_delete(session_id: str) -> bool:
+            deleted.append(session_id)
+            return True
+
+        self.backend.delete = pretend_to_delete  # type: ignore[method-assign]
         try:
             super().save(request, response, session)
         finally:
@@ -260,7 +265,7 @@ class PredictableIDs(BrokenMemory):
 class _OverwritingBackend(_MemoryBackend):
     def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         with self._lock:
-            self._records[session_id] = (data, expires_at)
+            self._put(session_id, data, expires_at)
         return True
 
 
@@ -269,7 +274,7 @@ class OverwritesOnCreate(BrokenMemory):
 
     def __init__(self, clock: Clock, *keys: bytes) -> None:
         super().__init__(clock, *keys)
-        self._memory = _OverwritingBackend(clock)
+        self._memory = _OverwritingBackend(clock, DEFAULT_MAX_SESSIONS)
         self.backend = self._memory
 
     def save(self, request: Request, response: ResponseWriter, session: Session) -> None:

@@ -7,7 +7,7 @@ from reference_impl._base import ConformanceFactory
 from reference_impl._plan import Op
 from reference_impl._server_side import perform
 from reference_impl.aio._base import AsyncStoreBase
-from reference_impl.memory import MemoryStore
+from reference_impl.memory import DEFAULT_MAX_SESSIONS, MemoryStore
 from spec import Clock, Options
 
 __all__ = ["AsyncMemoryStore", "conformance_factory"]
@@ -16,9 +16,10 @@ __all__ = ["AsyncMemoryStore", "conformance_factory"]
 class AsyncMemoryStore(AsyncStoreBase[MemoryStore]):
     """:class:`~reference_impl.memory.MemoryStore` for async apps (tests, single process).
 
-    Each backend step is a dict operation under a lock held for
-    microseconds, so it runs on the event loop directly: a thread hop
-    would cost more than the step. The sync store does the work.
+    Bounded like it (``max_sessions``, S-12.2). Each backend step is a dict
+    (and heap) operation under a lock held for microseconds, so it runs on
+    the event loop directly: a thread hop would cost more than the step.
+    The sync store does the work.
     """
 
     def __init__(
@@ -26,8 +27,16 @@ class AsyncMemoryStore(AsyncStoreBase[MemoryStore]):
         *key_pairs: bytes,
         options: Options | None = None,
         clock: Clock | None = None,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
-        super().__init__(MemoryStore(*key_pairs, options=options, clock=clock))
+        super().__init__(
+            MemoryStore(*key_pairs, options=options, clock=clock, max_sessions=max_sessions)
+        )
+
+    @property
+    def max_sessions(self) -> int:
+        """The most records this store holds; a new session beyond it evicts one (S-12.2)."""
+        return self.core.max_sessions
 
     async def _perform(self, op: Op) -> object:
         return perform(self.core.backend, op)
@@ -37,7 +46,7 @@ class AsyncMemoryStore(AsyncStoreBase[MemoryStore]):
         return self.core.purge_expired()
 
     def __len__(self) -> int:
-        """The number of records held (live or not yet purged)."""
+        """The number of live (unexpired) records."""
         return len(self.core)
 
 
