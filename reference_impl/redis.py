@@ -213,9 +213,13 @@ class RedisStore(ServerSideStore):
     Give ``url`` (``redis://``, ``rediss://`` or ``unix://``) or an existing
     redis-py ``client=`` (``redis.Redis`` or ``redis.cluster.RedisCluster``),
     not both. With ``url`` the store owns a connection pool: short socket
-    timeouts, so an outage fails a request in seconds, and ``retries`` quick
-    retries. Retrying is safe: GET, DEL and ``SET XX`` are idempotent, and a
-    ``SET NX`` whose first attempt landed reports "exists", so another ID is
+    timeouts and ``retries`` quick retries, so a hung server fails a request
+    after ``(retries + 1) * socket_timeout`` and an unreachable one after
+    ``(retries + 1) * socket_connect_timeout`` (4 s each by default, S-10.10):
+    each retry waits its timeout again. A ``client=`` keeps its own timeouts
+    (redis-py's default is none: a hung server would block forever).
+    Retrying is safe: GET, DEL and ``SET XX`` are idempotent, and a ``SET
+    NX`` whose first attempt landed reports "exists", so another ID is
     drawn and the orphan expires by TTL. With ``max_connections`` the pool
     blocks up to ``socket_timeout`` for a free connection instead of failing
     at once. Nothing connects until the first request, so start-up does not

@@ -100,7 +100,8 @@ class AsyncRedisStore(AsyncServerSideStore):
     The same arguments: ``url`` or an existing ``client=``
     (``redis.asyncio.Redis`` or ``redis.asyncio.cluster.RedisCluster``), not
     both; with ``url`` the store owns a pool with short timeouts and quick
-    retries, and :meth:`close` (awaited) releases it. Any Redis failure
+    retries (the same bounds on a hung or unreachable server, S-10.10), and
+    :meth:`close` (awaited) releases it. Any Redis failure
     raises :class:`~spec.errors.StoreError`. Keys expire by TTL, so there is
     no ``purge_expired()``.
     """

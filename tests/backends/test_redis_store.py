@@ -7,6 +7,7 @@ Outage and cluster tests always start private servers of their own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,9 +33,11 @@ except ImportError:  # pragma: no cover - depends on the environment
 from conformance import Browser, Capabilities, StoreConformance
 from reference_impl import _server_side
 from reference_impl import redis as redis_store
+from reference_impl.aio.redis import AsyncRedisStore
+from reference_impl.memory import MemoryStore
 from reference_impl.redis import RedisStore
 from reference_impl.securecookie import SecureCookie
-from spec import ManualClock
+from spec import ManualClock, Session
 from spec.errors import (
     ConfigurationError,
     DeserializeError,
@@ -44,6 +48,7 @@ from spec.errors import (
 )
 from spec.http import RecordingResponse, SimpleRequest
 from tests.backends import _redis_server
+from tests.backends._hang import bounded, unreachable_port
 from tests.backends._redis_server import RedisCluster3, RedisServer
 from tests.stores._support import BLOCK, HASH
 
@@ -355,6 +360,77 @@ def test_hung_server_times_out_and_no_reply_is_mixed_up(private_server: RedisSer
     assert bob.load(store).values == {"user": "bob"}
     assert alice.load(store).values == {"user": "alice"}
     store.close()
+
+
+class _Loader:
+    """Loads one cookie's session through a sync or an async store (on one event loop of
+    its own, since redis.asyncio connections belong to their loop)."""
+
+    def __init__(self, kind: str, url: str, cookie: str) -> None:
+        settings: dict[str, Any] = {
+            "socket_timeout": 1.0,
+            "socket_connect_timeout": 1.0,
+            "retries": 1,
+        }
+        self.cookie, self.loop = cookie, asyncio.new_event_loop()
+        self.store: RedisStore | AsyncRedisStore = (
+            RedisStore(HASH, BLOCK, url=url, **settings)
+            if kind == "sync"
+            else AsyncRedisStore(HASH, BLOCK, url=url, **settings)
+        )
+
+    def load(self) -> Session:
+        if isinstance(self.store, RedisStore):
+            return self.store.get(SimpleRequest(self.cookie), "app")
+        return self.loop.run_until_complete(self.store.get(SimpleRequest(self.cookie), "app"))
+
+    def close(self) -> None:
+        if isinstance(self.store, RedisStore):
+            self.store.close()
+        else:
+            self.loop.run_until_complete(self.store.close())
+        self.loop.close()
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_frozen_server_gives_store_error_within_the_documented_bound(
+    private_server: RedisServer, kind: str
+) -> None:
+    """SIGSTOP with the default retry: StoreError after (retries + 1) x socket_timeout, not
+    one socket_timeout as the docs used to say; bounded here by a generous limit, on a
+    pooled connection and on a new one, and the store works after SIGCONT (S-10.10)."""
+    browser = Browser()
+    writer = RedisStore(HASH, BLOCK, url=private_server.url)
+    browser.visit(writer, user="alice")
+    writer.close()
+    loader = _Loader(kind, private_server.url, browser.request().cookie_header)
+    try:
+        loader.load()  # leaves a pooled connection
+        private_server.pause()
+        try:
+            for _ in range(2):
+                error = bounded(loader.load)
+                assert isinstance(error, StoreError) and "Timeout" in str(error), repr(error)
+        finally:
+            private_server.resume()
+        assert loader.load().values == {"user": "alice"}
+    finally:
+        loader.close()
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_an_unreachable_server_gives_store_error_within_the_documented_bound(kind: str) -> None:
+    """Connections that are never established (a full accept queue, as behind a partition):
+    StoreError after (retries + 1) x socket_connect_timeout (S-10.10)."""
+    browser = Browser()
+    browser.visit(MemoryStore(HASH, BLOCK), user="alice")  # only for a well-signed cookie
+    with unreachable_port() as port:
+        loader = _Loader(kind, f"redis://127.0.0.1:{port}/0", browser.request().cookie_header)
+        try:
+            error = bounded(loader.load)
+            assert isinstance(error, StoreError) and "connecting" in str(error), repr(error)
+        finally:
+            loader.close()
 
 
 # -- Redis Cluster -------------------------------------------------------------------

@@ -12,7 +12,7 @@ import asyncio
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ from spec import ManualClock
 from spec.errors import ConfigurationError, SessionInterruptedError, StoreError
 from spec.http import RecordingResponse, SimpleRequest
 from tests.backends import _postgres_server
+from tests.backends._hang import bounded
 from tests.backends._postgres_server import running_server
 from tests.stores._support import BLOCK, HASH, OLD_BLOCK, OLD_HASH
 
@@ -437,33 +438,6 @@ def test_postgres_outage_raises_store_error_then_recovers() -> None:
 
 # -- a hung server (S-10.10) -------------------------------------------------------------
 
-#: Generous: the stores are configured to give up after 1-2 s; a pass proves "bounded",
-#: not a precise figure. A call still running after this is reported as a hang.
-HANG_LIMIT = 15.0
-
-
-def _bounded(call: Callable[[], object]) -> BaseException | None:
-    """Run ``call`` in a daemon thread; its exception, or a failure if it is still blocked.
-
-    The thread keeps a hung call from hanging the test run: the caller thaws
-    the server in a ``finally``, which also lets a still-blocked call finish.
-    """
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            call()
-            outcome.append(None)
-        except BaseException as exc:  # handed to the test
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(HANG_LIMIT)
-    if thread.is_alive():
-        pytest.fail(f"the call was still blocked after {HANG_LIMIT} s: the hang was not bounded")
-    return outcome[0]
-
 
 def _assert_store_error(error: BaseException | None, match: str = "") -> None:
     assert isinstance(error, StoreError), repr(error)
@@ -491,13 +465,13 @@ def test_a_frozen_postgres_gives_store_error_within_the_timeout() -> None:
             held = store.get(held_request, "app")
             server.freeze()
             try:
-                _assert_store_error(_bounded(lambda: browser.load(store)), "within 1 s")
-                _assert_store_error(_bounded(lambda: browser.load(store)), "timeout expired")
-                _assert_store_error(_bounded(lambda: browser.load(pinging)), "within 1 s")
-                _assert_store_error(_bounded(lambda: browser.load(theirs)), "within 1 s")
+                _assert_store_error(bounded(lambda: browser.load(store)), "within 1 s")
+                _assert_store_error(bounded(lambda: browser.load(store)), "timeout expired")
+                _assert_store_error(bounded(lambda: browser.load(pinging)), "within 1 s")
+                _assert_store_error(bounded(lambda: browser.load(theirs)), "within 1 s")
                 held.values["user"] = "bob"
                 response = RecordingResponse()
-                _assert_store_error(_bounded(lambda: held.save(held_request, response)))
+                _assert_store_error(bounded(lambda: held.save(held_request, response)))
                 assert response.set_cookie_headers() == []
             finally:
                 server.thaw()
@@ -525,8 +499,8 @@ def test_a_frozen_postgres_gives_the_async_store_store_error_within_the_timeout(
             server.freeze()
             try:
                 load = lambda: on_loop(store.get(SimpleRequest(cookie), "app"))  # noqa: E731
-                _assert_store_error(_bounded(load), "within 1 s")
-                _assert_store_error(_bounded(load), "timeout expired")
+                _assert_store_error(bounded(load), "within 1 s")
+                _assert_store_error(bounded(load), "timeout expired")
             finally:
                 server.thaw()
             assert on_loop(store.get(SimpleRequest(cookie), "app")).values == {"user": "alice"}
