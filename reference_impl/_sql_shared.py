@@ -160,6 +160,11 @@ class _Watchdog:
     """
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """No deadlines and no thread; also in a forked child, which inherits no thread
+        (gunicorn ``--preload``): the next :meth:`arm` starts one there."""
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Armed]] = []
         self._order = itertools.count()
@@ -192,6 +197,7 @@ class _Watchdog:
 
 
 watchdog = _Watchdog()
+os.register_at_fork(after_in_child=watchdog.reset)
 
 
 def timed_out(action: str, table: sa.Table, timeout: float) -> StoreError:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +32,7 @@ from spec import ManualClock
 from spec.errors import ConfigurationError, SessionInterruptedError, StoreError
 from spec.http import RecordingResponse, SimpleRequest
 from tests.backends import _postgres_server
-from tests.backends._hang import bounded
+from tests.backends._hang import HANG_LIMIT, bounded
 from tests.backends._postgres_server import running_server
 from tests.stores._support import BLOCK, HASH, OLD_BLOCK, OLD_HASH
 
@@ -507,6 +509,49 @@ def test_a_frozen_postgres_gives_the_async_store_store_error_within_the_timeout(
         finally:
             on_loop(store.close())
             loop.close()
+
+
+def test_the_bound_holds_in_a_worker_forked_after_use() -> None:
+    """gunicorn --preload forks workers from a process that may have used the store: the
+    watchdog thread does not survive a fork, so the child must start its own (S-10.10)."""
+    with running_server(_postgres_server.require_bin_dir()) as server:
+        store = SQLStore(HASH, BLOCK, url=server.url, timeout=1, connect_timeout=2)
+        browser = Browser()
+        browser.visit(store, user="alice")  # the parent's watchdog thread is running
+        to_child, from_parent = os.pipe()
+        to_parent, from_child = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: its own connections, then a hung server
+            code = 3
+            try:
+                store.engine.dispose(close=False)
+                browser.load(store)
+                os.write(from_child, b"r")
+                os.read(to_child, 1)  # the parent froze the server
+                try:
+                    browser.load(store)
+                    code = 1
+                except StoreError as exc:
+                    code = 0 if "within 1 s" in str(exc) else 2
+            finally:
+                os._exit(code)
+        try:
+            assert os.read(to_parent, 1) == b"r"
+            server.freeze()
+            os.write(from_parent, b"f")
+            deadline = time.monotonic() + HANG_LIMIT
+            while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if done[0] == 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail(f"the forked worker was still blocked after {HANG_LIMIT} s")
+            assert os.waitstatus_to_exitcode(done[1]) == 0
+        finally:
+            server.thaw()
+            store.close()
+            for fd in (to_child, from_parent, to_parent, from_child):
+                os.close(fd)
 
 
 def test_the_timeout_must_be_positive() -> None:
