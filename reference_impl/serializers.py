@@ -60,6 +60,10 @@ from spec.errors import SerializeError
 
 __all__ = ["GobSerializer", "JSONSerializer", "NopSerializer"]
 
+#: What Go's ``securecookie.Encode`` returns when ``NopEncoder`` is given
+#: anything but ``[]byte`` (gorilla/securecookie 1.1.1, checked with Go 1.19).
+_GO_NOT_BYTES = "securecookie: error - caused by: securecookie: value not a []byte."
+
 
 class JSONSerializer:
     """Session values as JSON, byte-identical to gorilla's ``JSONEncoder`` for plain values.
@@ -100,7 +104,11 @@ class NopSerializer:
         if isinstance(value, bytes):
             return bytes(value)
         type_name = type(value).__qualname__
-        raise SerializeError("value not a []byte.", path="values", type_name=type_name)
+        error = SerializeError("value not a []byte.", path="values", type_name=type_name)
+        # Go's text: NopEncoder's own error, wrapped once by Encode. (JSON and
+        # gob errors are wrapped twice, which SerializeError's text reproduces.)
+        error.args = (_GO_NOT_BYTES,)
+        raise error
 
     def deserialize(self, data: bytes) -> object:
         """Return ``data`` unchanged."""
