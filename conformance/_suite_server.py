@@ -90,8 +90,21 @@ class ServerSideClauses(StoreBase[S]):
     # S-10.3 ------------------------------------------------------------------
 
     def test_s10_3_malformed_ids_are_refused_before_io(self, store: S) -> None:
-        """Ensure an ID of the wrong shape is refused before it reaches the backend (S-10.3)."""
-        for forged in ("../../etc/passwd", "A" * 51, "a" * 52, "A" * 52 + "/x"):
+        """Ensure an ID of the wrong shape is refused before it reaches the backend (S-10.3).
+
+        Only IDs outside every safe alphabet are tried (a separator, a dot, a
+        NUL, a newline, 129 characters): a store may accept shorter IDs of
+        letters, digits, ``_`` and ``-`` (a Go app's own), or only its own.
+        """
+        forgeries = (
+            "../../etc/passwd",
+            "A" * 52 + "/x",
+            "A" * 51 + ".",
+            "A" * 51 + "\x00",
+            "A" * 51 + "\n",
+            "A" * 129,
+        )
+        for forged in forgeries:
             session = store.new(SimpleRequest(), "app")
             session.id = forged
             with pytest.raises(InvalidSessionIDError):

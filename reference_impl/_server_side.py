@@ -36,6 +36,7 @@ from spec.protocols import Serializer
 
 __all__ = [
     "ID_PATTERN",
+    "ISSUED_ID_PATTERN",
     "RecordBackend",
     "ServerSideCore",
     "ServerSideStore",
@@ -44,8 +45,17 @@ __all__ = [
     "perform",
 ]
 
-#: 32 random bytes in unpadded base32: gorilla's FilesystemStore ID shape.
-ID_PATTERN = re.compile(r"[A-Z2-7]{52}")
+#: The IDs we issue: 32 random bytes in unpadded base32, gorilla's FilesystemStore shape.
+ISSUED_ID_PATTERN = re.compile(r"[A-Z2-7]{52}")
+#: The IDs we accept: letters, digits, ``_`` and ``-``, 1 to 128 of them. Wider
+#: than what we issue because a Go app may set ``session.ID`` itself (gorilla
+#: saves any ID), and IDs only reach us inside a MAC-checked cookie, so only a
+#: holder of the hash key chooses one. Narrow enough to be inert everywhere an
+#: ID is used: no ``/``, ``\``, ``.`` or NUL (no path traversal, no hidden or
+#: temporary file names, since files are ``session_<ID>``), no ``:``, ``*`` or
+#: spaces (no Redis key namespace or pattern tricks), and at most 128
+#: characters (``session_`` + 128 stays far below the 255-byte file name limit).
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _CREATE_ATTEMPTS = 4
 
 
@@ -55,10 +65,12 @@ def new_session_id() -> str:
 
 
 def check_session_id(session_id: str) -> None:
-    """Raise :class:`InvalidSessionIDError` unless ``session_id`` has the issued shape.
+    """Raise :class:`InvalidSessionIDError` unless ``session_id`` matches :data:`ID_PATTERN`.
 
-    This runs before any file name, key or query is built from an ID, so a
-    forged ID such as ``../../etc/passwd`` never reaches the backend.
+    This runs before any file name, key or query is built from an ID, so an
+    ID such as ``../../etc/passwd`` never reaches the backend, even from a
+    cookie signed with our key (GO-2024-2730: an app that copied user input
+    into ``session.ID``). Shorter IDs a Go app chose are accepted (S-10.3).
     """
     if ID_PATTERN.fullmatch(session_id) is None:
         raise InvalidSessionIDError()
