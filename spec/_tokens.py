@@ -34,7 +34,8 @@ MAX_AGE_LIMIT = LAST_EXPIRES - _HORIZON
 
 # RFC 7230 tchar: the characters a cookie name may use.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*", re.ASCII)
 
 
 def is_token(name: str) -> bool:
@@ -55,18 +56,15 @@ def is_cookie_domain(domain: str) -> bool:
     and ``_`` (no label starting or ending with ``-``), at most 255
     characters, at least one letter; or a literal IPv4 address.
     """
-    if not domain or len(domain) > 255:
+    if not domain or len(domain) > 255 or _HOST.fullmatch(domain) is None:
         return False
-    try:
+    if any(c.isalpha() for c in domain):
+        return True
+    try:  # all digits and dots: only an IPv4 address qualifies
         ipaddress.IPv4Address(domain)
     except ValueError:
-        pass
-    else:
-        return True
-    labels = domain.split(".")
-    if not all(_LABEL.fullmatch(label) for label in labels):
         return False
-    return any(c.isalpha() for c in domain)
+    return True
 
 
 def check_cookie_path(value: str) -> str:
