@@ -6,6 +6,11 @@ Nothing here does I/O or cryptography; implementations live in
 
 from __future__ import annotations
 
+#: Marks this ``spec`` as sessionspec's: ``reference_impl`` and ``conformance`` refuse to
+#: load against another top-level ``spec`` (a PyPI nose plugin, an app's own folder) that
+#: lacks it. See spec/_distribution.py.
+__sessionspec__ = True
+
 from spec.clock import ManualClock as ManualClock
 from spec.cookie import Cookie as Cookie
 from spec.cookie import cookie_values as cookie_values
