@@ -365,3 +365,20 @@ def test_fast_value_check_equals_gos_byte_rule(ch: str) -> None:
     from spec.cookie import _VALUE
 
     assert bool(_VALUE.fullmatch(ch)) == is_valid_value_byte(ch)
+
+
+def test_cookie_expires_and_max_age_are_bounded() -> None:
+    """S-3.10, S-2.6: a Cookie cannot carry an Expires past year 9999 or an unbounded max_age."""
+    from spec.options import MAX_AGE_LIMIT
+
+    last = 253402300799
+    assert (
+        "Expires=Fri, 31 Dec 9999 23:59:59 GMT" in Cookie(name="a", value="", expires=last).render()
+    )
+    with pytest.raises(ConfigurationError, match="expires must be at most"):
+        Cookie(name="a", value="", expires=last + 1)
+    with pytest.raises(ConfigurationError, match="max_age must be between"):
+        Cookie(name="a", value="", max_age=MAX_AGE_LIMIT + 1)
+    with pytest.raises(ConfigurationError, match="path must start"):
+        Cookie(name="a", value="", path="x")
+    assert Cookie(name="a", value="", path="").render() == "a="

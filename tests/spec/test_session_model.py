@@ -168,3 +168,17 @@ def test_mark_unmodified_resets_after_save() -> None:
     assert not s.modified
     s.values["k"] = 2
     assert s.modified
+
+
+def test_model_copy_validates_and_keeps_the_store_binding() -> None:
+    """S-7.4: a Session copy is validated like a new one; private state is copied."""
+    s = Session(name="a")
+    sentinel = object()
+    s.bind(sentinel)  # type: ignore[arg-type]
+    copied = s.model_copy(update={"id": "abc"})
+    assert copied.id == "abc" and copied.store is sentinel
+    with pytest.raises(ConfigurationError, match="invalid character in cookie name"):
+        s.model_copy(update={"name": "a\r\nSet-Cookie: x=1"})
+    with pytest.raises(ConfigurationError, match="invalid Session: name"):
+        s.name = "bad name"
+    assert s.name == "a"
