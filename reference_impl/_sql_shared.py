@@ -200,11 +200,13 @@ watchdog = _Watchdog()
 os.register_at_fork(after_in_child=watchdog.reset)
 
 
-def timed_out(action: str, table: sa.Table, timeout: float) -> StoreError:
-    """The :class:`StoreError` for a statement the database did not answer in time."""
+def timed_out(
+    action: str, table: sa.Table, seconds: float, what: str = "timeout; the connection was closed"
+) -> StoreError:
+    """The :class:`StoreError` for a call the database did not answer in time."""
     return StoreError(
         f"cannot {action} in table {table.name!r}: the database did not answer within "
-        f"{timeout:g} s (timeout); the connection was closed"
+        f"{seconds:g} s ({what})"
     )
 
 

@@ -131,8 +131,10 @@ class _AsyncSQLBackend:
     table is created on first use, and every SQLAlchemy error becomes a
     :class:`StoreError` without statement parameters. Each statement runs
     under the same client-side deadline (``timeout``); the whole call runs
-    under ``asyncio.timeout(bound)`` as well, which also ends a pool wait or a
-    connect that outlast their own limits, whatever the driver.
+    under ``asyncio.timeout(bound)`` as well, which cancels a pool wait or a
+    connect that outlasts its own limit, for drivers that honour
+    cancellation (aiosqlite does not interrupt a running SQLite call: there
+    the busy timeout, ``statement_timeout``, bounds the wait).
     """
 
     def __init__(
@@ -165,7 +167,9 @@ class _AsyncSQLBackend:
             async with asyncio.timeout(self.bound):
                 return await self._attempts(armed, statement, *args, **kwargs)
         except TimeoutError as exc:
-            raise timed_out(action, self.table, self.bound) from exc
+            raise timed_out(
+                action, self.table, self.bound, "connect_timeout + timeout + pool_timeout"
+            ) from exc
         except sa_exc.SQLAlchemyError as exc:
             if any(a.fired for a in armed):
                 raise timed_out(action, self.table, self.timeout) from exc
@@ -274,8 +278,9 @@ class AsyncSQLStore(AsyncServerSideStore):
     ``engine`` (an ``AsyncEngine``, shared and never disposed by the store),
     not both; the same table, deadlines and guarantees. :meth:`close` (awaited)
     disposes an engine the store made. ``timeout`` bounds each statement as
-    in the sync store, and the whole call is bounded by ``asyncio.timeout``
-    at ``connect_timeout + timeout + pool_timeout`` for any driver (S-10.10).
+    in the sync store, and the whole call is also cancelled by
+    ``asyncio.timeout`` at ``connect_timeout + timeout + pool_timeout``
+    (S-10.10).
     """
 
     def __init__(
