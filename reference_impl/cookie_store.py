@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reference_impl._base import (
+from reference_impl._store.core import (
     CodecStoreBase,
     ConformanceFactory,
     values_of,

@@ -12,8 +12,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from reference_impl._base import ConformanceFactory
-from reference_impl._server_side import ID_PATTERN, ServerSideStore
+from reference_impl._store.core import ConformanceFactory
+from reference_impl._store.server_side import ID_PATTERN, ServerSideStore
 from spec import Clock, Options, Store
 from spec.errors import ConfigurationError, StoreError
 from spec.protocols import Serializer

@@ -9,8 +9,8 @@ import threading
 import time
 from itertools import count
 
-from reference_impl._base import ConformanceFactory
-from reference_impl._server_side import ServerSideStore
+from reference_impl._store.core import ConformanceFactory
+from reference_impl._store.server_side import ServerSideStore
 from spec import Clock, Options
 from spec.errors import ConfigurationError
 

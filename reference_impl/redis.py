@@ -38,8 +38,8 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 
     raise MissingDependencyError(_missing.name or "redis", "redis", __name__) from None
 
-from reference_impl._base import ConformanceFactory
-from reference_impl._server_side import ServerSideStore
+from reference_impl._store.core import ConformanceFactory
+from reference_impl._store.server_side import ServerSideStore
 from spec import Clock, Options, Store
 from spec.errors import ConfigurationError, DeserializeError, StoreError
 from spec.protocols import Serializer

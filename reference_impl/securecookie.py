@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import TypedDict, Unpack
 
-from reference_impl._primitives import (
+from reference_impl._codec.primitives import (
     IV_SIZE,
     AesCtr,
     HmacSha256,

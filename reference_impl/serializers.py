@@ -54,7 +54,7 @@ trailing bytes, but Go's encoder never writes any, so anything else is refused.
 
 from __future__ import annotations
 
-from reference_impl._json import dumps, loads
+from reference_impl._codec.json import dumps, loads
 from reference_impl.gob import GobSerializer
 from spec.errors import SerializeError
 

@@ -7,7 +7,7 @@ that fails on the primary key instead of overwriting, update is ``UPDATE
 ... WHERE id = ?`` whose row count says whether the session still exists,
 and :meth:`SQLStore.purge_expired` is one ``DELETE``. Needs the
 ``sessionspec[sql]`` extra; see ``docs/backends/sql.md``. The statements
-and engine settings (``reference_impl._sql_shared``) are shared with the
+and engine settings (``reference_impl._store.sql``) are shared with the
 async twin, ``reference_impl.aio.sql.AsyncSQLStore``.
 """
 
@@ -33,9 +33,9 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 
     raise MissingDependencyError(_missing.name or "sqlalchemy", "sql", __name__) from None
 
-from reference_impl._base import ConformanceFactory
-from reference_impl._server_side import ServerSideStore
-from reference_impl._sql_shared import (
+from reference_impl._store.core import ConformanceFactory
+from reference_impl._store.server_side import ServerSideStore
+from reference_impl._store.sql import (
     PING,
     Armed,
     Queries,

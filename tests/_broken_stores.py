@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import ClassVar
 
-from reference_impl import _server_side
+from reference_impl._store import server_side as _server_side
 from reference_impl.cookie_store import CookieStore
 from reference_impl.memory import DEFAULT_MAX_SESSIONS, MemoryStore, _MemoryBackend
 from spec import Clock, Cookie, ManualClock, Request, ResponseWriter, Session

@@ -88,7 +88,8 @@ def test_reference_impl_does_not_import_the_suite_or_optional_extras() -> None:
 
     code = (
         "import sys, reference_impl, reference_impl.securecookie, "
-        "reference_impl.serializers, reference_impl.wsgi, reference_impl.asgi; "
+        "reference_impl.serializers, reference_impl.integrations.wsgi, "
+        "reference_impl.integrations.asgi; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('conformance', 'pytest', 'hypothesis', 'redis', 'sqlalchemy', 'flask', "
         "'django', 'starlette')))"

@@ -7,7 +7,7 @@
 * ``AsyncSQLStore``: ``SQLStore`` on SQLAlchemy's asyncio engine.
 
 Each takes its sync twin's constructor arguments and makes the same
-decisions by running the same sans-I/O plans (``reference_impl._plan``);
+decisions by running the same sans-I/O plans (``reference_impl._store.plan``);
 only the way a backend step is performed differs. ``AsyncRedisStore`` and
 ``AsyncSQLStore`` are imported on first use, so this package needs neither
 redis-py nor SQLAlchemy unless they are asked for. See ``docs/async.md``.
@@ -18,9 +18,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from reference_impl.aio._base import AsyncRecordBackend as AsyncRecordBackend
-from reference_impl.aio._base import AsyncServerSideStore as AsyncServerSideStore
-from reference_impl.aio._base import AsyncStoreBase as AsyncStoreBase
+from reference_impl._store.drivers import AsyncRecordBackend as AsyncRecordBackend
+from reference_impl._store.drivers import AsyncServerSideStore as AsyncServerSideStore
+from reference_impl._store.drivers import AsyncStoreBase as AsyncStoreBase
 from reference_impl.aio.cookie_store import AsyncCookieStore as AsyncCookieStore
 from reference_impl.aio.filesystem import AsyncFilesystemStore as AsyncFilesystemStore
 from reference_impl.aio.memory import AsyncMemoryStore as AsyncMemoryStore

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from reference_impl import cookie_store
-from reference_impl._base import ConformanceFactory
-from reference_impl.aio._base import AsyncStoreBase
+from reference_impl._store.core import ConformanceFactory
+from reference_impl._store.drivers import AsyncStoreBase
 from reference_impl.cookie_store import CookieStore
 from spec import Clock, Options
 from spec.protocols import Serializer

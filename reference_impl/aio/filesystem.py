@@ -8,10 +8,10 @@ import tempfile
 from pathlib import Path
 
 from reference_impl import filesystem
-from reference_impl._base import ConformanceFactory
-from reference_impl._plan import Op
-from reference_impl._server_side import perform
-from reference_impl.aio._base import AsyncStoreBase
+from reference_impl._store.core import ConformanceFactory
+from reference_impl._store.drivers import AsyncStoreBase
+from reference_impl._store.plan import Op
+from reference_impl._store.server_side import perform
 from reference_impl.filesystem import FilesystemStore
 from spec import Clock, Options
 from spec.protocols import Serializer

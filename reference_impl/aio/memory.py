@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from reference_impl import memory
-from reference_impl._base import ConformanceFactory
-from reference_impl._plan import Op
-from reference_impl._server_side import perform
-from reference_impl.aio._base import AsyncStoreBase
+from reference_impl._store.core import ConformanceFactory
+from reference_impl._store.drivers import AsyncStoreBase
+from reference_impl._store.plan import Op
+from reference_impl._store.server_side import perform
 from reference_impl.memory import DEFAULT_MAX_SESSIONS, MemoryStore
 from spec import Clock, Options
 

@@ -26,9 +26,9 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
     raise MissingDependencyError(_missing.name or "redis", "redis", __name__) from None
 
 from reference_impl import redis as sync_redis
-from reference_impl._base import ConformanceFactory
-from reference_impl._plan import Record
-from reference_impl.aio._base import AsyncServerSideStore
+from reference_impl._store.core import ConformanceFactory
+from reference_impl._store.drivers import AsyncServerSideStore
+from reference_impl._store.plan import Record
 from reference_impl.redis import (
     BACKOFF,
     DEFAULT_URL,

@@ -3,7 +3,7 @@
 Needs the ``sessionspec[sql]`` extra plus an async driver: ``aiosqlite`` for
 ``sqlite+aiosqlite://`` (the ``sql-async`` extra), psycopg 3 (already in
 ``sql``) for ``postgresql+psycopg://``. The table, the statements
-(``reference_impl._sql_shared.Queries``) and the engine settings are the sync
+(``reference_impl._store.sql.Queries``) and the engine settings are the sync
 :class:`~reference_impl.sql.SQLStore`'s: each statement is the very function
 the sync store runs, handed to ``AsyncConnection.run_sync``. So sync and
 async stores share tables, and their guarantees are the same code.
@@ -37,9 +37,10 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
     raise MissingDependencyError(_missing.name or "sqlalchemy", "sql-async", __name__) from None
 
 from reference_impl import sql as sync_sql
-from reference_impl._base import ConformanceFactory
-from reference_impl._plan import Record
-from reference_impl._sql_shared import (
+from reference_impl._store.core import ConformanceFactory
+from reference_impl._store.drivers import AsyncServerSideStore
+from reference_impl._store.plan import Record
+from reference_impl._store.sql import (
     PING,
     Armed,
     Queries,
@@ -51,7 +52,6 @@ from reference_impl._sql_shared import (
     store_error,
     timed_out,
 )
-from reference_impl.aio._base import AsyncServerSideStore
 from reference_impl.sql import session_table
 from spec import Clock, Options
 from spec.errors import ConfigurationError

@@ -40,8 +40,8 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 
     raise MissingDependencyError(_missing.name or "django", "django", __name__) from None
 
-from reference_impl.integrations import collect_session_headers, was_accessed
-from reference_impl.wsgi import EnvironRequest, request_of
+from reference_impl.integrations._common import collect_session_headers, was_accessed
+from reference_impl.integrations.wsgi import EnvironRequest, request_of
 from spec import Registry, Session, Store
 from spec.errors import ConfigurationError
 
@@ -93,7 +93,7 @@ class SessionspecMiddleware:
     """Django middleware: ``request.sessionspec`` in, modified sessions saved on the way out.
 
     The session state lives in ``request.META`` (the WSGI environ under WSGI),
-    so it is shared with :class:`reference_impl.wsgi.SessionMiddleware` if both
+    so it is shared with :class:`reference_impl.integrations.wsgi.SessionMiddleware` if both
     are used. Only sync stores (Django middleware runs sync; Django adapts
     it under ASGI). A failing save raises from this middleware before any
     cookie is added; Django's exception handling turns that into its 500

@@ -41,9 +41,9 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
     raise MissingDependencyError(_missing.name or "flask", "flask", __name__) from None
 
 from reference_impl.cookie_store import CookieStore
-from reference_impl.integrations import collect_session_headers, was_accessed
+from reference_impl.integrations._common import collect_session_headers, was_accessed
+from reference_impl.integrations.wsgi import EnvironRequest, request_of
 from reference_impl.securecookie import MIN_HASH_KEY_SIZE, warn_weak_key
-from reference_impl.wsgi import EnvironRequest, request_of
 from spec import Registry, Session, Store, check_cookie_name
 from spec.errors import ConfigurationError
 from spec.registry import is_async_store

@@ -13,7 +13,7 @@
         session.values["user"] = "alice"
         return {"ok": "yes"}
 
-:class:`SessionMiddleware` is :class:`reference_impl.asgi.SessionMiddleware`,
+:class:`SessionMiddleware` is :class:`reference_impl.integrations.asgi.SessionMiddleware`,
 a plain ASGI middleware: it saves every *modified* session when the response
 starts (see :mod:`reference_impl.integrations` for why only modified ones,
 why ``Vary: Cookie`` and why a failed save answers 500 with no cookies).
@@ -37,7 +37,12 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 
     raise MissingDependencyError(_missing.name or "starlette", "starlette", __name__) from None
 
-from reference_impl.asgi import MIDDLEWARE_STATE_KEY, ScopeRequest, SessionMiddleware, request_of
+from reference_impl.integrations.asgi import (
+    MIDDLEWARE_STATE_KEY,
+    ScopeRequest,
+    SessionMiddleware,
+    request_of,
+)
 from spec import AsyncStore, Registry, Session, Store, check_cookie_name
 from spec.errors import ConfigurationError
 from spec.registry import is_async_store

@@ -31,8 +31,8 @@ except ImportError:  # pragma: no cover - depends on the environment
     )
 
 from conformance import Browser, Capabilities, StoreConformance
-from reference_impl import _server_side
 from reference_impl import redis as redis_store
+from reference_impl._store import server_side as _server_side
 from reference_impl.aio.redis import AsyncRedisStore
 from reference_impl.memory import MemoryStore
 from reference_impl.redis import RedisStore

@@ -25,7 +25,8 @@ if os.environ.get("CI") != "true":
 import sqlalchemy as sa
 
 from conformance import Browser, Capabilities, StoreConformance
-from reference_impl import _server_side, sql
+from reference_impl import sql
+from reference_impl._store import server_side as _server_side
 from reference_impl.aio.sql import AsyncSQLStore
 from reference_impl.sql import SQLStore
 from spec import ManualClock

@@ -23,9 +23,9 @@ import httpx
 import pytest
 
 from reference_impl import CookieStore, MemoryStore
-from reference_impl import asgi as asgi_mw
-from reference_impl import wsgi as wsgi_mw
-from reference_impl.integrations import vary_with_cookie
+from reference_impl.integrations import asgi as asgi_mw
+from reference_impl.integrations import wsgi as wsgi_mw
+from reference_impl.integrations._common import vary_with_cookie
 from spec import ManualClock, Registry, Request, ResponseWriter, Session
 from tests.integrations._servers import serve_asgi, serve_wsgi, set_cookies
 
@@ -320,7 +320,7 @@ def test_vary_with_cookie(vary: str | None, expected: str) -> None:
 
 def test_header_merging_adds_nothing_when_no_session_was_used() -> None:
     """Headers are copied unchanged when the request used no session."""
-    from reference_impl.integrations import PendingHeaders
+    from reference_impl.integrations._common import PendingHeaders
 
     headers = [("Vary", "Accept")]
     assert wsgi_mw.with_session_headers(headers, PendingHeaders()) == headers

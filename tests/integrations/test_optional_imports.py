@@ -22,7 +22,8 @@ def test_core_and_plain_adapters_import_no_framework() -> None:
     """reference_impl, .wsgi, .asgi and .integrations load without any web framework."""
     code = (
         "import json, sys\n"
-        "import reference_impl, reference_impl.wsgi, reference_impl.asgi\n"
+        "import reference_impl\n"
+        "import reference_impl.integrations.wsgi, reference_impl.integrations.asgi\n"
         "import reference_impl.integrations, spec\n"
         f"print(json.dumps([m for m in {FRAMEWORKS!r} if m in sys.modules]))\n"
     )
@@ -129,5 +130,10 @@ def test_lazy_async_stores_name_the_extra_too(attribute: str, absent: str) -> No
 def test_the_core_needs_no_optional_package() -> None:
     """S-7.4: spec, reference_impl and the WSGI/ASGI adapters import with every extra absent."""
     every_optional = ["redis", "sqlalchemy", "flask", "starlette", "django", "pytest", "hypothesis"]
-    for module in ("spec", "reference_impl", "reference_impl.wsgi", "reference_impl.asgi"):
+    for module in (
+        "spec",
+        "reference_impl",
+        "reference_impl.integrations.wsgi",
+        "reference_impl.integrations.asgi",
+    ):
         assert _import_without(module, every_optional) is None, module

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from reference_impl import CookieStore, MemoryStore
-from reference_impl import asgi as asgi_mw
-from reference_impl import wsgi as wsgi_mw
 from reference_impl.aio import AsyncMemoryStore
+from reference_impl.integrations import asgi as asgi_mw
+from reference_impl.integrations import wsgi as wsgi_mw
 from spec import Registry
 from spec.errors import ConfigurationError
 from spec.http import SimpleRequest
@@ -115,7 +115,7 @@ def test_s5_8_cookie_store_sessions_are_isolated_too() -> None:
 # scope-type guard, so it ran on the lifespan scope too.
 UNGUARDED_EXAMPLE = """
 from reference_impl.aio import AsyncMemoryStore
-from reference_impl.asgi import SessionMiddleware, request_of
+from reference_impl.integrations.asgi import SessionMiddleware, request_of
 
 store = AsyncMemoryStore(b"a 32-byte hash key, from config!")
 

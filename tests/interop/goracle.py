@@ -33,7 +33,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from reference_impl._gob_values import zero_value
 from reference_impl.gob import (
     Complex64,
     Float32,
@@ -55,6 +54,7 @@ from reference_impl.gob import (
     Uintptr,
     parse_type,
 )
+from reference_impl.gob._values import zero_value
 
 __all__ = [
     "ADDRESS",

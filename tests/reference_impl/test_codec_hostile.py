@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reference_impl import securecookie
-from reference_impl._primitives import b64url_decode
+from reference_impl._codec.primitives import b64url_decode
 from reference_impl.securecookie import SecureCookie
 from spec.errors import (
     Base64DecodeError,

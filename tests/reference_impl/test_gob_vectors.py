@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from reference_impl import _server_side
+from reference_impl._store import server_side as _server_side
 from reference_impl.cookie_store import CookieStore
 from reference_impl.filesystem import FilesystemStore
 from reference_impl.gob import GobSerializer

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference_impl import _primitives
-from reference_impl._primitives import AesCtr, HmacSha256
+from reference_impl._codec import primitives as _primitives
+from reference_impl._codec.primitives import AesCtr, HmacSha256
 from reference_impl.securecookie import (
     DEFAULT_MAX_AGE,
     SecureCookie,

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference_impl import _json
+from reference_impl._codec import json as _json
 from reference_impl.serializers import JSONSerializer, NopSerializer
 from spec.errors import DeserializeError, EncodeError, SerializeError
 from spec.protocols import Serializer

@@ -300,7 +300,7 @@ def test_crlf_domain_never_reaches_a_real_servers_wire(via: str) -> None:
     domain check and wsgiref sent ``Set-Cookie: admin=1`` as its own header.
     """
     from reference_impl import MemoryStore
-    from reference_impl.wsgi import SessionMiddleware, request_of
+    from reference_impl.integrations.wsgi import SessionMiddleware, request_of
     from tests.integrations._servers import serve_wsgi
 
     store = MemoryStore(b"h" * 32)

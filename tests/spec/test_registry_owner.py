@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from reference_impl import CookieStore
-from reference_impl import asgi as asgi_mw
-from reference_impl import wsgi as wsgi_mw
-from reference_impl.integrations import registry_of
+from reference_impl.integrations import asgi as asgi_mw
+from reference_impl.integrations import wsgi as wsgi_mw
+from reference_impl.integrations._common import registry_of
 from spec import Registry
 from spec.errors import ConfigurationError
 from spec.http import SimpleRequest

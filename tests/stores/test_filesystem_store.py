@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reference_impl import _server_side
+from reference_impl._store import server_side as _server_side
 from reference_impl.filesystem import FilesystemStore
 from reference_impl.securecookie import SecureCookie
 from spec import ManualClock, Options

@@ -16,7 +16,7 @@ import pytest
 
 from conformance import Browser
 from reference_impl import CookieStore, MemoryStore
-from reference_impl._base import MAX_SAME_NAME_COOKIES
+from reference_impl._store.core import MAX_SAME_NAME_COOKIES
 from reference_impl.aio import AsyncMemoryStore
 from spec.errors import MacInvalidError, SessionNotFoundError
 from spec.http import RecordingResponse, SimpleRequest

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reference_impl._server_side import (
+from reference_impl._store.server_side import (
     ID_PATTERN,
     ISSUED_ID_PATTERN,
     ServerSideStore,

@@ -68,11 +68,11 @@ deserialize authenticated payloads anyway.)
 
 from __future__ import annotations
 
-from reference_impl._gob_decode import GobDecodeError, decode
-from reference_impl._gob_encode import GobEncodeError, encode
-from reference_impl._gob_time import GoTime
-from reference_impl._gob_types import GoType, Kind, parse_type
-from reference_impl._gob_values import (
+from reference_impl.gob._decode import GobDecodeError, decode
+from reference_impl.gob._encode import GobEncodeError, encode
+from reference_impl.gob._time import GoTime
+from reference_impl.gob._types import GoType, Kind, parse_type
+from reference_impl.gob._values import (
     Complex64,
     Float32,
     GoList,

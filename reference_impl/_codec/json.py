@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic_core import PydanticSerializationError, from_json, to_json
 
-from reference_impl._primitives import go_float, int_text
+from reference_impl._codec.primitives import go_float, int_text
 from spec.errors import DeserializeError, SerializeError
 
 __all__ = ["MAX_INT_DIGITS", "TAG_BYTES", "TAG_MAP", "dumps", "loads"]

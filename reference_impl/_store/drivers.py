@@ -1,8 +1,8 @@
 """The async face of the reference stores: the same plans, with every backend step awaited.
 
-An async store here holds a *core* (``reference_impl._base.StoreCore``): the
+An async store here holds a *core* (``reference_impl._store.core.StoreCore``): the
 object that owns the keys and options and makes every decision, as a plan of
-backend steps (``reference_impl._plan``). The async store only performs
+backend steps (``reference_impl._store.plan``). The async store only performs
 those steps: by awaiting an async backend (Redis, SQL), in a worker thread
 (files), or directly when a step cannot block (a dict in memory). So an
 async store cannot drift from its sync twin: there is no second copy of the
@@ -15,9 +15,9 @@ import copy
 from collections.abc import Sequence
 from typing import Generic, Protocol, Self, TypeVar
 
-from reference_impl._base import StoreCore
-from reference_impl._plan import Create, Delete, Op, Read, Record, Update, arun_plan
-from reference_impl._server_side import ServerSideCore
+from reference_impl._store.core import StoreCore
+from reference_impl._store.plan import Create, Delete, Op, Read, Record, Update, arun_plan
+from reference_impl._store.server_side import ServerSideCore
 from reference_impl.securecookie import SecureCookie
 from spec import Clock, Options, Registry, Request, ResponseWriter, Session
 from spec.protocols import Serializer
@@ -28,7 +28,7 @@ C = TypeVar("C", bound=StoreCore)
 
 
 class AsyncRecordBackend(Protocol):
-    """The four storage primitives of ``reference_impl._server_side.RecordBackend``, awaited.
+    """The four storage primitives of ``reference_impl._store.server_side.RecordBackend``, awaited.
 
     Same contract: ``create`` never overwrites (``False`` if the ID exists),
     ``update`` never resurrects (``False`` if the record is gone), ``delete``

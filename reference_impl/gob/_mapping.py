@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime
 
-from reference_impl._gob_time import GoTime
-from reference_impl._gob_types import (
+from reference_impl.gob._time import GoTime
+from reference_impl.gob._types import (
     MAP_INTERFACE_INTERFACE,
     MAP_STRING_INTERFACE,
     PLAIN_BY_NAME,
@@ -18,7 +18,7 @@ from reference_impl._gob_types import (
     UINT64,
     GoType,
 )
-from reference_impl._gob_values import WRAPPERS, GoList, GoMap, GoStruct, GoValue
+from reference_impl.gob._values import WRAPPERS, GoList, GoMap, GoStruct, GoValue
 
 __all__ = ["INT64_MIN", "GobEncodeError", "infer"]
 

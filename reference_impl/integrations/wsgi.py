@@ -2,7 +2,7 @@
 
 ::
 
-    from reference_impl.wsgi import SessionMiddleware, request_of
+    from reference_impl.integrations.wsgi import SessionMiddleware, request_of
 
     def app(environ, start_response):
         session = store.get(request_of(environ), "auth")
@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from reference_impl.integrations import (
+from reference_impl.integrations._common import (
     PendingHeaders,
     collect_session_headers,
     install_registry,

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from reference_impl import _gob_types as types
-from reference_impl._gob_time import ZERO_TIME
-from reference_impl._gob_types import GoType, Kind, parse_type
+from reference_impl.gob import _types as types
+from reference_impl.gob._time import ZERO_TIME
+from reference_impl.gob._types import GoType, Kind, parse_type
 
 __all__ = [
     "WRAPPERS", "Complex64", "Float32", "GoList", "GoMap", "GoStruct", "GoValue", "Int8",

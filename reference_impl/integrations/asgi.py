@@ -2,7 +2,7 @@
 
 ::
 
-    from reference_impl.asgi import SessionMiddleware, request_of
+    from reference_impl.integrations.asgi import SessionMiddleware, request_of
 
     async def app(scope, receive, send):
         session = await async_store.get(request_of(scope), "auth")
@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from reference_impl.integrations import (
+from reference_impl.integrations._common import (
     PendingHeaders,
     acollect_session_headers,
     install_registry,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 
-from reference_impl._gob_types import GoType, Kind
+from reference_impl.gob._types import GoType, Kind
 
 __all__ = [
     "TypeSender", "write_float", "write_int", "write_message", "write_string", "write_uint",

@@ -1,6 +1,6 @@
 """Machinery every reference store shares: codecs, default options, cookie decoding.
 
-:class:`StoreCore` holds the load logic as a plan (``reference_impl._plan``)
+:class:`StoreCore` holds the load logic as a plan (``reference_impl._store.plan``)
 that sync stores (:class:`CodecStoreBase`) and async stores
 (``reference_impl.aio``) both run, so it is written once.
 """
@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Generic, Self, TypeVar
 
-from reference_impl._plan import Op, Plan, run_plan
+from reference_impl._store.plan import Op, Plan, run_plan
 from reference_impl.securecookie import SecureCookie, codecs_from_pairs, decode_multi
 from reference_impl.serializers import JSONSerializer
 from spec import Clock, Options, Registry, Request, ResponseWriter, Session, SessionKey
@@ -251,7 +251,7 @@ class CodecStoreBase(StoreCore):
 
     A store without backend I/O (``CookieStore``) implements :meth:`_load`
     and :meth:`save`; a server-side one supplies the plans and
-    :meth:`_perform` (see ``reference_impl._server_side``).
+    :meth:`_perform` (see ``reference_impl._store.server_side``).
     """
 
     def get(self, request: Request, name: str) -> Session:

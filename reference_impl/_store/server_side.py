@@ -6,7 +6,7 @@ this module turns them into a :class:`~spec.Store` with the guarantees of
 never overwrites, a save never resurrects a deleted session, an ID from a
 cookie is never reused for a fresh session.
 
-Those decisions live in :class:`ServerSideCore` as plans (``reference_impl._plan``)
+Those decisions live in :class:`ServerSideCore` as plans (``reference_impl._store.plan``)
 with no I/O of their own: :class:`ServerSideStore` performs their steps on a
 sync backend, ``reference_impl.aio.AsyncServerSideStore`` awaits them on an
 async one, so the guarantees are written once for both.
@@ -20,9 +20,9 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from reference_impl import _plan as step
-from reference_impl._base import CodecStoreBase, StoreCore, values_of
-from reference_impl._plan import Create, Delete, Op, Plan, Read, Update, run_plan
+from reference_impl._store import plan as step
+from reference_impl._store.core import CodecStoreBase, StoreCore, values_of
+from reference_impl._store.plan import Create, Delete, Op, Plan, Read, Update, run_plan
 from reference_impl.securecookie import encode_multi
 from spec import Clock, Cookie, Options, Request, ResponseWriter, Session, SessionKey
 from spec.errors import (

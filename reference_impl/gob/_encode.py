@@ -1,7 +1,7 @@
 """Writing gob values: the encoder half of :mod:`reference_impl.gob`.
 
 It follows Go's ``encoding/gob`` encoder (Go 1.19) step for step on top of
-:class:`~reference_impl._gob_typedefs.TypeSender`, so the output is byte
+:class:`~reference_impl.gob._typedefs.TypeSender`, so the output is byte
 for byte what a fresh Go process writes for the same value (map entries
 aside, which Go writes in random order), not merely something Go can read.
 Values are checked against their Go type as they are written; anything Go
@@ -14,9 +14,9 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from reference_impl._gob_mapping import INT64_MIN, GobEncodeError, infer
-from reference_impl._gob_time import GoTime
-from reference_impl._gob_typedefs import (
+from reference_impl.gob._mapping import INT64_MIN, GobEncodeError, infer
+from reference_impl.gob._time import GoTime
+from reference_impl.gob._typedefs import (
     TypeSender,
     write_float,
     write_int,
@@ -24,14 +24,14 @@ from reference_impl._gob_typedefs import (
     write_string,
     write_uint,
 )
-from reference_impl._gob_types import (
+from reference_impl.gob._types import (
     MAP_INTERFACE_INTERFACE,
     MAX_DEPTH,
     TIME,
     GoType,
     Kind,
 )
-from reference_impl._gob_values import (
+from reference_impl.gob._values import (
     Complex64,
     Float32,
     GoMap,

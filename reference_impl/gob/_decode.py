@@ -1,7 +1,7 @@
 """Reading gob values: the decoder half of :mod:`reference_impl.gob`.
 
 Values are read exactly as Go's ``encoding/gob`` (Go 1.19) reads them, on
-top of :class:`~reference_impl._gob_wire.WireReader`. Each interface value
+top of :class:`~reference_impl.gob._wire.WireReader`. Each interface value
 comes back as the Python type of its Go type name (``int64`` as
 :class:`Int64`, ``[]string`` as a :class:`GoList`, ...), so writing it again
 keeps the Go type.
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reference_impl._gob_time import GoTime
-from reference_impl._gob_types import (
+from reference_impl.gob._time import GoTime
+from reference_impl.gob._types import (
     MAP_INTERFACE_INTERFACE,
     MAP_STRING_INTERFACE,
     MAX_DEPTH,
@@ -29,7 +29,7 @@ from reference_impl._gob_types import (
     parse_type,
     same_wire,
 )
-from reference_impl._gob_values import (
+from reference_impl.gob._values import (
     WRAPPERS,
     Float32,
     GoList,
@@ -39,7 +39,7 @@ from reference_impl._gob_values import (
     Int64,
     Uint64,
 )
-from reference_impl._gob_wire import GobDecodeError, WireReader
+from reference_impl.gob._wire import GobDecodeError, WireReader
 
 __all__ = ["GobDecodeError", "decode"]
 

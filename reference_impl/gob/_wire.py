@@ -19,7 +19,7 @@ import struct
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from reference_impl._gob_types import BY_WIRE_ID, MAX_DEPTH, TIME, GoType, Kind
+from reference_impl.gob._types import BY_WIRE_ID, MAX_DEPTH, TIME, GoType, Kind
 
 __all__ = ["ERR_RANGE", "GobDecodeError", "WireReader"]
 

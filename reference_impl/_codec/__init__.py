@@ -1,0 +1,1 @@
+"""Private codec building blocks: base64, HMAC, AES-CTR, Go number text, the JSON engine."""

@@ -1,0 +1,1 @@
+"""Private store building blocks: plans, cores, drivers, shared Redis and SQL helpers."""
