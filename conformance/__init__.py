@@ -26,7 +26,7 @@ be ``async def``; :func:`run_async` runs other coroutines on that loop
 (closing a client in a fixture's teardown). For mypy, parametrize with
 ``Any`` (``StoreConformance[Any]``): the type parameter is bound to the sync
 ``Store``. ``python -m conformance`` accepts factories returning async
-stores the same way (``reference_impl.aio.memory:conformance_factory``).
+stores the same way (``reference_impl.testing:async_memory``).
 See ``docs/async.md``.
 """
 

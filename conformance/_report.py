@@ -29,9 +29,9 @@ from spec import ManualClock, Store
 __all__ = ["build_case", "main"]
 
 BUILTIN = [
-    "reference_impl.memory:conformance_factory",
-    "reference_impl.cookie_store:conformance_factory",
-    "reference_impl.filesystem:conformance_factory",
+    "reference_impl.testing:memory",
+    "reference_impl.testing:cookie",
+    "reference_impl.testing:filesystem",
 ]
 _TEST_NAME = re.compile(r"test_s(\d+)_(\d+)_")
 _CASE = re.compile(r"::(TestStore\d+)::")

@@ -6,15 +6,14 @@ import base64
 import contextlib
 import errno
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from reference_impl._store.core import ConformanceFactory
-from reference_impl._store.server_side import ID_PATTERN, ServerSideStore
-from spec import Clock, Options, Store
+from reference_impl._store.drivers import ServerSideStore
+from reference_impl._store.server_side import ID_PATTERN
+from spec import Clock, Options
 from spec.errors import ConfigurationError, StoreError
 from spec.protocols import Serializer
 
@@ -23,7 +22,7 @@ try:
 except ImportError:  # pragma: no cover - non-POSIX platforms
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FilesystemStore", "conformance_factory"]
+__all__ = ["FilesystemStore", "open_directory"]
 
 _PREFIX = "session_"
 _LOCK_NAME = ".sessionspec.lock"
@@ -52,7 +51,7 @@ class _FileBackend:
 
     def read(self, session_id: str) -> tuple[str, float | None] | None:
         try:
-            data = self.path_for(session_id).read_text(encoding="ascii")
+            data = (self.directory / (_PREFIX + session_id)).read_text(encoding="ascii")
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
@@ -113,6 +112,56 @@ class _FileBackend:
             os.close(fd)
         return Path(name)
 
+    def purge_expired(self, now: float, max_age: int) -> int:
+        """Delete session files older than ``max_age`` at ``now``; return how many were deleted.
+
+        The age comes from the timestamp inside each file (read without the
+        MAC, which needs the session name; the worst a wrong timestamp can
+        cause is deleting a file that would be rejected anyway). Files that
+        cannot be parsed are deleted once their modification time is older
+        than the max age. Names that are not session files are left alone,
+        and one unreadable or absurd file (a timestamp of 400 digits, say)
+        never stops the sweep.
+
+        A file found old is deleted only under the lock that update and
+        delete hold, after reading its age again: a save that replaced it
+        between the scan and the delete has returned a cookie for a live
+        session, and deleting that session would log the user out.
+        """
+        if max_age <= 0:
+            return 0
+        cutoff = now - max_age
+        try:
+            entries = list(os.scandir(self.directory))
+        except OSError as exc:
+            raise StoreError(f"cannot list session directory {self.directory}: {exc}") from exc
+        removed = 0
+        for entry in entries:
+            if entry.name.startswith("." + _PREFIX) and entry.name.endswith(_TEMP_SUFFIX):
+                self._purge_stale_temp(entry, time.time())
+                continue
+            if not entry.name.startswith(_PREFIX):
+                continue
+            if ID_PATTERN.fullmatch(entry.name[len(_PREFIX) :]) is None:
+                continue
+            path = Path(entry.path)
+            try:
+                if not _older_than(path, cutoff):
+                    continue
+                with self._locked():
+                    if _older_than(path, cutoff):  # again: a save may have replaced it
+                        path.unlink()
+                        removed += 1
+            except (OSError, ValueError, OverflowError):
+                continue
+        return removed
+
+    @staticmethod
+    def _purge_stale_temp(entry: os.DirEntry[str], now: float) -> None:
+        with contextlib.suppress(OSError):
+            if entry.stat().st_mtime < now - _STALE_TEMP_SECONDS:
+                Path(entry.path).unlink()
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         fd = os.open(self.directory / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
@@ -141,6 +190,32 @@ def _write_all(fd: int, data: bytes) -> None:
         if written <= 0:
             raise OSError(errno.ENOSPC, "short write: no byte could be written")
         view = view[written:]
+
+
+def open_directory(path: str | os.PathLike[str] | None) -> Path:
+    """The session directory, created if missing; ``ConfigurationError`` if it is unusable.
+
+    Checked when a store is built, so a wrong path fails at start-up rather
+    than on the first request.
+    """
+    directory = Path(path) if path is not None else Path(tempfile.gettempdir())
+    if directory.exists() and not directory.is_dir():
+        raise ConfigurationError(
+            f"cannot use session directory {directory}: it is a file, not a directory; "
+            "pass the path of a directory (FilesystemStore creates it if missing)"
+        )
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except NotADirectoryError as exc:
+        raise ConfigurationError(
+            f"cannot use session directory {directory}: not a directory "
+            "(a part of its path is a file)"
+        ) from exc
+    except OSError as exc:
+        raise ConfigurationError(f"cannot use session directory {directory}: {exc}") from exc
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"session directory {directory} is not writable")
+    return directory
 
 
 def _unlink_quietly(path: Path) -> None:
@@ -173,25 +248,10 @@ class FilesystemStore(ServerSideStore):
         serializer: Serializer | None = None,
         clock: Clock | None = None,
     ) -> None:
-        directory = Path(path) if path is not None else Path(tempfile.gettempdir())
-        if directory.exists() and not directory.is_dir():
-            raise ConfigurationError(
-                f"cannot use session directory {directory}: it is a file, not a directory; "
-                "pass the path of a directory (FilesystemStore creates it if missing)"
-            )
-        try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except NotADirectoryError as exc:
-            raise ConfigurationError(
-                f"cannot use session directory {directory}: not a directory "
-                "(a part of its path is a file)"
-            ) from exc
-        except OSError as exc:
-            raise ConfigurationError(f"cannot use session directory {directory}: {exc}") from exc
-        if not os.access(directory, os.W_OK | os.X_OK):
-            raise ConfigurationError(f"session directory {directory} is not writable")
-        self._files = _FileBackend(directory)
-        super().__init__(self._files, key_pairs, options, serializer, clock)
+        self._files = _FileBackend(open_directory(path))
+        super().__init__(
+            self._files, *key_pairs, options=options, serializer=serializer, clock=clock
+        )
 
     @property
     def path(self) -> Path:
@@ -201,53 +261,10 @@ class FilesystemStore(ServerSideStore):
     def purge_expired(self) -> int:
         """Delete session files past the store's max age; return how many were deleted.
 
-        The age comes from the timestamp inside each file (read without the
-        MAC, which needs the session name; the worst a wrong timestamp can
-        cause is deleting a file that would be rejected anyway). Files that
-        cannot be parsed are deleted once their modification time is older
-        than the max age. Names that are not session files are left alone,
-        and one unreadable or absurd file (a timestamp of 400 digits, say)
-        never stops the sweep.
-
-        A file found old is deleted only under the lock that update and
-        delete hold, after reading its age again: a save that replaced it
-        between the scan and the delete has returned a cookie for a live
-        session, and deleting that session would log the user out.
+        How a file's age is decided, and why a file is re-checked under the
+        lock before it goes: :meth:`_FileBackend.purge_expired`.
         """
-        max_age = self.codecs[0].max_age
-        if max_age <= 0:
-            return 0
-        cutoff = self.clock() - max_age
-        try:
-            entries = list(os.scandir(self.path))
-        except OSError as exc:
-            raise StoreError(f"cannot list session directory {self.path}: {exc}") from exc
-        removed = 0
-        for entry in entries:
-            if entry.name.startswith("." + _PREFIX) and entry.name.endswith(_TEMP_SUFFIX):
-                self._purge_stale_temp(entry, time.time())
-                continue
-            if not entry.name.startswith(_PREFIX):
-                continue
-            if ID_PATTERN.fullmatch(entry.name[len(_PREFIX) :]) is None:
-                continue
-            path = Path(entry.path)
-            try:
-                if not _older_than(path, cutoff):
-                    continue
-                with self._files._locked():
-                    if _older_than(path, cutoff):  # again: a save may have replaced it
-                        path.unlink()
-                        removed += 1
-            except (OSError, ValueError, OverflowError):
-                continue
-        return removed
-
-    @staticmethod
-    def _purge_stale_temp(entry: os.DirEntry[str], now: float) -> None:
-        with contextlib.suppress(OSError):
-            if entry.stat().st_mtime < now - _STALE_TEMP_SECONDS:
-                Path(entry.path).unlink()
+        return self._files.purge_expired(self.clock(), self.codecs[0].max_age)
 
 
 def _older_than(path: Path, cutoff: float) -> bool:
@@ -270,22 +287,3 @@ def _file_timestamp(path: Path) -> int | None:
         return int(inner.split(b"|", 1)[0])
     except (ValueError, TypeError):
         return None
-
-
-#: ``python -m conformance reference_impl.filesystem:conformance_factory``
-#: (each store gets a new directory under the system temporary directory).
-conformance_factory = ConformanceFactory(
-    "filesystem",
-    lambda clock, keys: FilesystemStore(
-        tempfile.mkdtemp(prefix="sessionspec-conformance-"), *keys, clock=clock
-    ),
-    {"server_side": True, "regenerate_id": True, "purge_expired": True, "max_value_bytes": 4096},
-    break_backend=lambda store: _replace_directory_with_file(store),
-)
-
-
-def _replace_directory_with_file(store: Store) -> None:
-    """Simulate a dead disk: the session directory becomes a plain file."""
-    assert isinstance(store, FilesystemStore)
-    shutil.rmtree(store.path)
-    store.path.write_text("the session directory is gone")

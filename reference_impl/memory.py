@@ -9,12 +9,11 @@ import threading
 import time
 from itertools import count
 
-from reference_impl._store.core import ConformanceFactory
-from reference_impl._store.server_side import ServerSideStore
+from reference_impl._store.drivers import ServerSideStore
 from spec import Clock, Options
 from spec.errors import ConfigurationError
 
-__all__ = ["DEFAULT_MAX_SESSIONS", "MemoryStore", "conformance_factory"]
+__all__ = ["DEFAULT_MAX_SESSIONS", "MemoryStore"]
 
 #: Records a :class:`MemoryStore` holds at most unless told otherwise. A
 #: record costs about 500 bytes (a small session: the encoded values, its
@@ -40,6 +39,11 @@ class _MemoryBackend:
     """
 
     def __init__(self, clock: Clock, max_sessions: int) -> None:
+        if isinstance(max_sessions, bool) or not isinstance(max_sessions, int) or max_sessions < 1:
+            raise ConfigurationError(
+                f"max_sessions must be a positive int, got {max_sessions!r} "
+                f"(the default is {DEFAULT_MAX_SESSIONS})"
+            )
         self._records: dict[str, tuple[str, float | None, int]] = {}
         self._deadlines: list[tuple[float, int, str]] = []
         self._sequence = count()
@@ -163,13 +167,8 @@ class MemoryStore(ServerSideStore):
         clock: Clock | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
-        if isinstance(max_sessions, bool) or not isinstance(max_sessions, int) or max_sessions < 1:
-            raise ConfigurationError(
-                f"max_sessions must be a positive int, got {max_sessions!r} "
-                f"(the default is {DEFAULT_MAX_SESSIONS})"
-            )
         self._memory = _MemoryBackend(clock or time.time, max_sessions)
-        super().__init__(self._memory, key_pairs, options, None, clock)
+        super().__init__(self._memory, *key_pairs, options=options, clock=clock)
 
     @property
     def max_sessions(self) -> int:
@@ -183,17 +182,3 @@ class MemoryStore(ServerSideStore):
     def __len__(self) -> int:
         """The number of live (unexpired) records."""
         return len(self._memory)
-
-
-#: ``python -m conformance reference_impl.memory:conformance_factory``
-conformance_factory = ConformanceFactory(
-    "memory",
-    lambda clock, keys: MemoryStore(*keys, clock=clock),
-    {
-        "server_side": True,
-        "regenerate_id": True,
-        "purge_expired": True,
-        "record_deadlines": True,
-        "max_value_bytes": 4096,
-    },
-)

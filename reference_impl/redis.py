@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import threading
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import NamedTuple
 
 try:
     import redis as redis_py
-    from redis.backoff import EqualJitterBackoff, NoBackoff
+    from redis.backoff import EqualJitterBackoff
     from redis.cluster import RedisCluster
     from redis.exceptions import RedisClusterException, RedisError
     from redis.retry import Retry
@@ -38,9 +36,8 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 
     raise MissingDependencyError(_missing.name or "redis", "redis", __name__) from None
 
-from reference_impl._store.core import ConformanceFactory
-from reference_impl._store.server_side import ServerSideStore
-from spec import Clock, Options, Store
+from reference_impl._store.drivers import ServerSideStore
+from spec import Clock, Options
 from spec.errors import ConfigurationError, DeserializeError, StoreError
 from spec.protocols import Serializer
 
@@ -50,16 +47,11 @@ __all__ = [
     "RedisStore",
     "SetCommand",
     "as_store_error",
-    "conformance_factory",
     "pool_settings",
     "unpack",
 ]
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
-_CONFORMANCE_URL_ENV = "SESSIONSPEC_REDIS_URL"
-#: Conformance stores run on a fake clock and never wait for real expiry:
-#: their keys only need to outlive the run, so they vanish from a shared Redis soon.
-_CONFORMANCE_TTL_CAP = 3600
 _FAILURES = (RedisError, RedisClusterException, OSError)
 
 
@@ -254,7 +246,9 @@ class RedisStore(ServerSideStore):
         elif url != DEFAULT_URL:
             raise ConfigurationError("RedisStore: pass url or client, not both")
         self._redis = _RedisBackend(client, prefix)
-        super().__init__(self._redis, key_pairs, options, serializer, clock)
+        super().__init__(
+            self._redis, *key_pairs, options=options, serializer=serializer, clock=clock
+        )
 
     @property
     def client(self) -> redis_py.Redis | RedisCluster:
@@ -274,39 +268,3 @@ class RedisStore(ServerSideStore):
         """Close the connections of a pool this store made (a passed-in client is yours)."""
         if self._owned is not None:
             self._owned.disconnect()
-
-
-_shared: dict[str, redis_py.Redis] = {}
-_shared_lock = threading.Lock()
-
-
-def _conformance_store(clock: Clock, keys: tuple[bytes, ...]) -> Store:
-    """A store on ``$SESSIONSPEC_REDIS_URL`` under a random prefix of its own."""
-    url = os.environ.get(_CONFORMANCE_URL_ENV, DEFAULT_URL)
-    with _shared_lock:
-        if url not in _shared:
-            _shared[url] = _client_for(url, 2.0, 2.0, None, 1)
-        client = _shared[url]
-    prefix = f"sessionspec-conformance:{os.urandom(8).hex()}:"
-    store = RedisStore(*keys, client=client, prefix=prefix, clock=clock)
-    store._redis.ttl_cap = _CONFORMANCE_TTL_CAP
-    return store
-
-
-def _break(store: Store) -> None:
-    """Simulate an outage: the store's client now talks to TCP port 0, where nothing can listen."""
-    assert isinstance(store, RedisStore)
-    store._redis.client = redis_py.Redis(
-        host="127.0.0.1", port=0, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
-    )
-
-
-#: ``SESSIONSPEC_REDIS_URL=redis://host:6379/0 python -m conformance
-#: reference_impl.redis:conformance_factory``: every store gets its own random
-#: key prefix, and its keys expire within an hour.
-conformance_factory = ConformanceFactory(
-    "redis",
-    _conformance_store,
-    {"server_side": True, "regenerate_id": True, "record_deadlines": True, "max_value_bytes": 4096},
-    break_backend=_break,
-)

@@ -13,14 +13,10 @@ async twin, ``reference_impl.aio.sql.AsyncSQLStore``.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import os
 import re
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -33,8 +29,7 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 
     raise MissingDependencyError(_missing.name or "sqlalchemy", "sql", __name__) from None
 
-from reference_impl._store.core import ConformanceFactory
-from reference_impl._store.server_side import ServerSideStore
+from reference_impl._store.drivers import ServerSideStore
 from reference_impl._store.sql import (
     PING,
     Armed,
@@ -48,11 +43,11 @@ from reference_impl._store.sql import (
     timed_out,
     watchdog,
 )
-from spec import Clock, Options, Store
+from spec import Clock, Options
 from spec.errors import ConfigurationError
 from spec.protocols import Serializer
 
-__all__ = ["DEFAULT_URL", "SQLStore", "conformance_factory", "create_engine", "session_table"]
+__all__ = ["DEFAULT_URL", "SQLStore", "create_engine", "session_table"]
 
 DEFAULT_URL = "sqlite:///sessions.db"
 _T = TypeVar("_T")
@@ -311,7 +306,7 @@ class SQLStore(ServerSideStore):
         self._sql = _SQLBackend(
             engine, sql_table, clock if clock is not None else time.time, timeout, pool_pre_ping
         )
-        super().__init__(self._sql, key_pairs, options, serializer, clock)
+        super().__init__(self._sql, *key_pairs, options=options, serializer=serializer, clock=clock)
 
     @property
     def engine(self) -> Engine:
@@ -331,73 +326,3 @@ class SQLStore(ServerSideStore):
         """Close the pooled connections of an engine this store created."""
         if self._owns_engine:
             self._sql.engine.dispose()
-
-
-def _conformance_store(clock: Clock, keys: tuple[bytes, ...]) -> Store:
-    """A store in a new table: on ``$SESSIONSPEC_SQL_URL``, else in a new SQLite file."""
-    table = f"sessions_{uuid.uuid4().hex[:16]}"
-    url = os.environ.get("SESSIONSPEC_SQL_URL")
-    if url:
-        return SQLStore(*keys, engine=_shared_engine(url, table), table=table, clock=clock)
-    directory = tempfile.mkdtemp(prefix="sessionspec-sql-")
-    engine = create_engine(f"sqlite:///{directory}/sessions.db", pooled=False)
-    return SQLStore(*keys, engine=engine, table=table, clock=clock)
-
-
-#: Per URL: the engine all conformance stores share (no run can exhaust connections)
-#: and the tables they made, dropped at exit.
-_engines: dict[str, tuple[Engine, list[str]]] = {}
-_engines_lock = threading.Lock()
-
-
-def _shared_engine(url: str, table: str) -> Engine:
-    with _engines_lock:
-        if not _engines:
-            atexit.register(_drop_conformance_tables)
-        if url not in _engines:
-            _engines[url] = (create_engine(url, connect_timeout=2.0), [])
-        _engines[url][1].append(table)
-        return _engines[url][0]
-
-
-def _drop_conformance_tables() -> None:
-    for engine, tables in _engines.values():
-        with (
-            contextlib.suppress(sa_exc.SQLAlchemyError),
-            engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection,
-        ):
-            for table in tables:
-                session_table(table).drop(connection, checkfirst=True)
-        engine.dispose()
-    _engines.clear()
-
-
-def break_backend(store: Store) -> None:
-    """Simulate an outage: the store's engine now points where no database can be reached."""
-    assert isinstance(store, SQLStore)
-    url = store.engine.url
-    if url.get_backend_name() == "sqlite":
-        dead = url.set(database=os.path.join(os.devnull, "sessions.db"))
-    else:
-        dead = url.set(host="127.0.0.1", port=1)
-    if store._owns_engine:
-        store.engine.dispose()
-    store._sql.use_engine(
-        create_engine(dead.render_as_string(hide_password=False), connect_timeout=1.0, pooled=False)
-    )
-
-
-#: ``python -m conformance reference_impl.sql:conformance_factory``: each store
-#: gets a new table, on ``$SESSIONSPEC_SQL_URL`` or in a new SQLite file.
-conformance_factory = ConformanceFactory(
-    "sql",
-    _conformance_store,
-    {
-        "server_side": True,
-        "regenerate_id": True,
-        "purge_expired": True,
-        "record_deadlines": True,
-        "max_value_bytes": 4096,
-    },
-    break_backend=break_backend,
-)

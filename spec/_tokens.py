@@ -14,6 +14,7 @@ import re
 __all__ = [
     "LAST_EXPIRES",
     "MAX_AGE_LIMIT",
+    "TOKEN",
     "check_cookie_domain",
     "check_cookie_path",
     "check_max_age",
@@ -33,14 +34,15 @@ _HORIZON = 4102444800
 MAX_AGE_LIMIT = LAST_EXPIRES - _HORIZON
 
 # RFC 7230 tchar: the characters a cookie name may use.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: An RFC 7230 token (a cookie name); ``TOKEN.fullmatch(name)`` on hot paths.
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*", re.ASCII)
 
 
 def is_token(name: str) -> bool:
     """Return whether ``name`` is a non-empty RFC 7230 token."""
-    return _TOKEN.fullmatch(name) is not None
+    return TOKEN.fullmatch(name) is not None
 
 
 def is_valid_value_byte(ch: str) -> bool:

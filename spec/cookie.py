@@ -17,6 +17,7 @@ from pydantic import ConfigDict, field_validator
 from spec._model import ValidatedModel
 from spec._tokens import (
     LAST_EXPIRES,
+    TOKEN,
     check_cookie_domain,
     check_cookie_path,
     check_max_age,
@@ -187,7 +188,7 @@ def parse_cookie_header(header: str) -> list[tuple[str, str]]:
             continue
         name, _, value = part.partition("=")
         name = name.strip(_WHITESPACE)
-        if not is_token(name):
+        if TOKEN.fullmatch(name) is None:
             continue
         if len(value) > 1 and value[0] == '"' and value[-1] == '"':
             value = value[1:-1]
@@ -198,4 +199,8 @@ def parse_cookie_header(header: str) -> list[tuple[str, str]]:
 
 def cookie_values(header: str, name: str) -> list[str]:
     """Return every value sent for cookie ``name`` in ``header``, first one first."""
-    return [v for n, v in parse_cookie_header(header) if n == name]
+    values = []
+    for pair_name, value in parse_cookie_header(header):
+        if pair_name == name:
+            values.append(value)
+    return values

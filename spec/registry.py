@@ -8,7 +8,7 @@ import logging
 import threading
 from typing import TypeGuard
 
-from spec._tokens import is_token
+from spec._tokens import TOKEN, is_token
 from spec.errors import ConfigurationError, InvalidCookieNameError, SaveAllError
 from spec.protocols import AsyncStore, Request, ResponseWriter, Store
 from spec.session import Session
@@ -78,9 +78,9 @@ class Registry:
 
     __slots__ = ("_alock", "_lock", "_owner", "_request", "_sessions")
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: Request, owner: object | None = None) -> None:
         self._request = request
-        self._owner = owner_of(request)
+        self._owner = owner_of(request) if owner is None else owner
         self._lock = threading.RLock()
         self._alock: asyncio.Lock | None = None
         self._sessions: dict[tuple[int, str], tuple[Store | AsyncStore, Session]] = {}
@@ -95,7 +95,9 @@ class Registry:
         :class:`ConfigurationError`.
         """
         state = request.state
-        owner = owner_of(request)
+        owner = getattr(request, "owner", None)  # owner_of(request), inline: this is per request
+        if owner is None:
+            owner = state
         found = state.get(REGISTRY_STATE_KEY)
         if isinstance(found, Registry) and found._owner is owner:
             return found
@@ -114,7 +116,7 @@ class Registry:
                     "(state shared between requests, e.g. an ASGI lifespan state); "
                     "it was replaced by a fresh one: load sessions only inside a request"
                 )
-            fresh = cls(request)
+            fresh = cls(request, owner)
             state[REGISTRY_STATE_KEY] = fresh
             return fresh
 
@@ -124,15 +126,15 @@ class Registry:
 
     def get(self, store: Store, name: str) -> Session:
         """Return session ``name`` from ``store``, calling ``store.new`` only once."""
-        check_cookie_name(name)
+        if TOKEN.fullmatch(name) is None:  # check_cookie_name, inline on the per-request path
+            raise InvalidCookieNameError(name)
         key = (id(store), name)
         with self._lock:
             hit = self._sessions.get(key)
             if hit is not None:
                 return hit[1]
             session = store.new(self._request, name)
-            session.bind(store)
-            session.mark_unmodified()  # what new() did was loading, not a change
+            session.adopt(store)  # bound, and what new() did was loading, not a change
             self._sessions[key] = (store, session)
             return session
 
@@ -151,8 +153,7 @@ class Registry:
             if hit is not None:
                 return hit[1]
             session = await store.new(self._request, name)
-            session.bind(store)
-            session.mark_unmodified()
+            session.adopt(store)
             with self._lock:
                 self._sessions[key] = (store, session)
             return session

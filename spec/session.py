@@ -111,6 +111,50 @@ class Session(ValidatedModel):
         """The store that produced this session, or ``None``."""
         return self._store
 
+    @classmethod
+    def trusted(
+        cls,
+        name: str,
+        session_id: str,
+        values: dict[SessionKey, object],
+        options: Options,
+        is_new: bool,
+        load_error: DecodeError | None,
+        store: Store | AsyncStore,
+    ) -> Session:
+        """A session from fields a store has already checked, bound to ``store``, unmodified.
+
+        For stores only: it skips validation, which costs more than the rest
+        of loading a cookie. The name must be a token, the values a
+        str/int-keyed dict, and ``options`` a validated :class:`Options`.
+        """
+        session = cls.model_construct(
+            name=name,
+            id=session_id,
+            values=values,
+            options=options,
+            is_new=is_new,
+            load_error=load_error,
+        )
+        session.__pydantic_private__["_store"] = store  # type: ignore[index]
+        return session
+
+    def adopt(self, store: Store | AsyncStore) -> None:
+        """Bind to ``store`` unless already bound, and mark unmodified (the registry's hand-off).
+
+        A third-party store may return sessions it never bound; the registry
+        binds them so ``session.save`` works, and what ``new`` did counts as
+        loading, not as a change (S-5.6).
+        """
+        private = self.__pydantic_private__
+        if private is not None:
+            if private["_store"] is None:
+                private["_store"] = store
+            private["_modified"] = False
+        values = self.__dict__["values"]
+        if isinstance(values, TrackedDict):
+            values.changed = False
+
     def bind(self, store: Store | AsyncStore) -> None:
         """Record the store this session belongs to (called by stores and the registry)."""
         self._store = store

@@ -13,9 +13,11 @@ import logging
 from collections.abc import Sequence
 from typing import ClassVar
 
+from reference_impl import ServerSideStore
 from reference_impl._store import server_side as _server_side
 from reference_impl.cookie_store import CookieStore
-from reference_impl.memory import DEFAULT_MAX_SESSIONS, MemoryStore, _MemoryBackend
+from reference_impl.memory import DEFAULT_MAX_SESSIONS, _MemoryBackend
+from reference_impl.securecookie import decode_multi
 from spec import Clock, Cookie, ManualClock, Request, ResponseWriter, Session
 from spec.errors import DecodeError
 
@@ -27,9 +29,17 @@ class BrokenCookie(CookieStore):
         super().__init__(*(keys or (HASH, BLOCK)), clock=clock)
 
 
-class BrokenMemory(MemoryStore):
+class BrokenMemory(ServerSideStore):
+    """A memory store built the backend author's way: a backend wrapped in ServerSideStore."""
+
+    backend_class: ClassVar[type[_MemoryBackend]] = _MemoryBackend
+
     def __init__(self, clock: Clock, *keys: bytes) -> None:
-        super().__init__(*(keys or (HASH, BLOCK)), clock=clock)
+        self._memory = self.backend_class(clock, DEFAULT_MAX_SESSIONS)
+        super().__init__(self._memory, *(keys or (HASH, BLOCK)), clock=clock)
+
+    def purge_expired(self) -> int:
+        return self._memory.purge_expired()
 
 
 # -- one defect each ------------------------------------------------------------
@@ -39,7 +49,8 @@ class UnsignedCookie(BrokenCookie):
     """Stores base64 JSON with no signature, so any cookie is accepted (S-9.3)."""
 
     def new(self, request: Request, name: str) -> Session:
-        session = self._new_session(name)
+        session = Session(name=name, options=self.options)
+        session.bind(self)
         for raw in request.cookie_values(name):
             try:
                 session.values = json.loads(base64.urlsafe_b64decode(raw))
@@ -219,10 +230,7 @@ class _UpsertBackend(_MemoryBackend):
 class ResurrectsAfterDelete(BrokenMemory):
     """Its update is an upsert, so a save after logout brings the session back (S-10.5)."""
 
-    def __init__(self, clock: Clock, *keys: bytes) -> None:
-        super().__init__(clock, *keys)
-        self._memory = _UpsertBackend(clock, DEFAULT_MAX_SESSIONS)
-        self.backend = self._memory
+    backend_class = _UpsertBackend
 
 
 class KeepsOldRecordOnRegenerate(BrokenMemory):
@@ -272,10 +280,7 @@ class _OverwritingBackend(_MemoryBackend):
 class OverwritesOnCreate(BrokenMemory):
     """Create overwrites and IDs come from a tiny space: sessions clobber each other (S-10.6)."""
 
-    def __init__(self, clock: Clock, *keys: bytes) -> None:
-        super().__init__(clock, *keys)
-        self._memory = _OverwritingBackend(clock, DEFAULT_MAX_SESSIONS)
-        self.backend = self._memory
+    backend_class = _OverwritingBackend
 
     def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
         real = _server_side.new_session_id
@@ -294,7 +299,7 @@ class ReusesCookieID(BrokenMemory):
         if session.load_error is not None:
             for raw in request.cookie_values(name):
                 try:
-                    decoded = self._decode(name, raw)
+                    decoded = decode_multi(name, raw, self.codecs)
                 except DecodeError:
                     continue
                 if isinstance(decoded, str):

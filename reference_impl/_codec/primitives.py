@@ -201,7 +201,8 @@ class AesCtr:
             # Counters iv+0 .. iv+blocks-1 in one big-int addition: no block
             # can overflow 128 bits, so no carry crosses into its neighbour.
             base = int.from_bytes(iv * blocks, "big")
-            counters = (base + _counter_steps(blocks)).to_bytes(blocks * IV_SIZE, "big")
+            steps = _cached_steps(blocks) if blocks <= 256 else _counter_steps(blocks)
+            counters = (base + steps).to_bytes(blocks * IV_SIZE, "big")
         else:  # within 2**64 of wrapping around: do it block by block
             start = int.from_bytes(iv, "big")
             counters = b"".join(
@@ -214,13 +215,12 @@ class AesCtr:
 
 def _counter_steps(blocks: int) -> int:
     """``0, 1, ..., blocks-1`` as consecutive 16-byte big-endian numbers, read as one int."""
-    if blocks <= 256:  # cookies up to a few KiB: cache them
-        return _cached_steps(blocks)
     return int.from_bytes(b"".join(i.to_bytes(IV_SIZE, "big") for i in range(blocks)), "big")
 
 
 @functools.lru_cache(maxsize=256)
 def _cached_steps(blocks: int) -> int:
+    """:func:`_counter_steps`, cached for cookies up to a few KiB (256 blocks)."""
     return int.from_bytes(b"".join(i.to_bytes(IV_SIZE, "big") for i in range(blocks)), "big")
 
 

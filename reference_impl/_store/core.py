@@ -1,8 +1,12 @@
-"""Machinery every reference store shares: codecs, default options, cookie decoding.
+"""The sans-I/O core every store kind builds on: keys, default options, loading a session.
 
-:class:`StoreCore` holds the load logic as a plan (``reference_impl._store.plan``)
-that sync stores (:class:`CodecStoreBase`) and async stores
-(``reference_impl.aio``) both run, so it is written once.
+A *core* makes every decision of a store and performs no I/O: it exposes
+exactly two plans (``reference_impl._store.plan``), :meth:`StoreCore.load_plan`
+and :meth:`StoreCore.save_plan`, which yield the backend steps they need.
+The drivers (``reference_impl._store.drivers``) run those plans, blocking or
+awaited, so sync and async stores make the same decisions in the same order.
+The cookie core (``_store.cookie``) yields no steps at all; the server-side
+core (``_store.server_side``) yields reads, creates, updates and deletes.
 """
 
 from __future__ import annotations
@@ -10,18 +14,20 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable, Sequence
-from typing import Generic, Self, TypeVar
+from collections.abc import Sequence
+from typing import Self
 
-from reference_impl._store.plan import Op, Plan, run_plan
-from reference_impl.securecookie import SecureCookie, codecs_from_pairs, decode_multi
+from reference_impl._store.plan import Plan
+from reference_impl.securecookie import SecureCookie, codecs_from_pairs
 from reference_impl.serializers import JSONSerializer
-from spec import Clock, Options, Registry, Request, ResponseWriter, Session, SessionKey
+from spec import AsyncStore, Clock, Options, Request, ResponseWriter, Session, SessionKey, Store
+from spec._tokens import TOKEN
 from spec.errors import (
     ConfigurationError,
     DecodeError,
     DeserializeError,
     ExpiredTimestampError,
+    InvalidCookieNameError,
     MacInvalidError,
     MultiDecodeError,
     NoCodecsError,
@@ -29,21 +35,7 @@ from spec.errors import (
 )
 from spec.protocols import Serializer
 
-__all__ = [
-    "MAX_SAME_NAME_COOKIES",
-    "TEST_KEYS",
-    "CodecStoreBase",
-    "ConformanceFactory",
-    "StoreCore",
-    "log_rejection",
-    "most_specific",
-    "values_of",
-]
-
-_S = TypeVar("_S")
-
-#: Fixed, public keys used only by the conformance factories. Never use in production.
-TEST_KEYS = (b"sessionspec-conformance-hash-key", b"sessionspec-conformance-blockkey")
+__all__ = ["MAX_SAME_NAME_COOKIES", "StoreCore", "log_rejection", "most_specific", "values_of"]
 
 #: Forged or corrupt input is reported here (never with the cookie value or a key).
 security_log = logging.getLogger("sessionspec.security")
@@ -54,8 +46,9 @@ security_log = logging.getLogger("sessionspec.security")
 #: backend read, and a log line. The rest are skipped, with one summary line.
 MAX_SAME_NAME_COOKIES = 8
 
-# Errors that say "this input was never ours or was altered", as opposed to
-# the normal life cycle of a session (expired, logged out elsewhere).
+# Errors that are part of a session's normal life (it expired, or was logged
+# out elsewhere), as opposed to input that was never ours or was altered:
+# these are logged at DEBUG, everything else at WARNING.
 _BENIGN = (ExpiredTimestampError, SessionNotFoundError)
 
 
@@ -107,16 +100,15 @@ def log_rejection(store: object, name: str, error: DecodeError) -> None:
 
 
 class StoreCore:
-    """What a store decides, without any I/O: keys, default options, the load/save plans.
+    """What a store decides, without any I/O: keys, default options, the two plans.
 
     ``key_pairs`` are gorilla's ``hash, block, hash, block, ...``: the first
     pair signs (and encrypts) everything new, every pair is tried when
     decoding, so keys rotate by prepending a new pair and dropping the oldest
     one once its cookies have expired.
 
-    Sync stores (:class:`CodecStoreBase`) and async ones
-    (``reference_impl.aio``) both run these plans; they differ only in how a
-    backend step is performed.
+    A kind of store subclasses it with :meth:`_load_one` (one cookie value
+    to ``(session ID, values)``) and :meth:`save_plan`.
     """
 
     def __init__(
@@ -131,7 +123,7 @@ class StoreCore:
         self.options = options if options is not None else Options()
         self.clock: Clock = clock if clock is not None else time.time
         self.serializer: Serializer = serializer if serializer is not None else JSONSerializer()
-        #: The name rejections are logged under (an async wrapper puts its own here).
+        #: The name rejections are logged under (the driver puts its class name here).
         self.label = type(self).__name__
         # A browser-session default (max_age 0) must not switch server-side
         # expiry off, so the codecs keep the 30-day default in that case.
@@ -140,7 +132,7 @@ class StoreCore:
             *key_pairs, serializer=self.serializer, clock=self.clock, max_age=codec_max_age
         )
 
-    def new_plan(self, request: Request, name: str) -> Plan[Session]:
+    def load_plan(self, request: Request, name: str, owner: Store | AsyncStore) -> Plan[Session]:
         """Load session ``name`` from the first of its cookies that loads, else a fresh one.
 
         The cookies with that name are tried in header order (a browser may
@@ -151,24 +143,13 @@ class StoreCore:
         A cookie that does not load never raises: the session is fresh and
         ``load_error`` says why (the most specific error, logged). Only a
         backend failure raises (``StoreError``): an outage must not pass for
-        "no session".
+        "no session". The session is bound to ``owner`` (the store the
+        application called) and starts unmodified.
         """
-        session = self._new_session(name)
+        if TOKEN.fullmatch(name) is None:
+            raise InvalidCookieNameError(name)
         first_error: DecodeError | None = None
         raws = request.cookie_values(name)
-        for raw in raws[:MAX_SAME_NAME_COOKIES]:
-            try:
-                session_id, values = yield from self.load_plan(name, raw)
-            except DecodeError as exc:
-                error = most_specific(exc)
-                log_rejection(self.label, name, error)
-                first_error = first_error or error
-                continue
-            session.values = values
-            session.id = session_id
-            session.is_new = False
-            session.mark_unmodified()
-            return session
         if len(raws) > MAX_SAME_NAME_COOKIES:
             security_log.warning(
                 "%d cookies named %r in %s; tried the first %d",
@@ -177,25 +158,44 @@ class StoreCore:
                 self.label,
                 MAX_SAME_NAME_COOKIES,
             )
-        session.load_error = first_error
-        return session
+            raws = raws[:MAX_SAME_NAME_COOKIES]
+        for raw in raws:
+            try:
+                session_id, values = yield from self._load_one(name, raw)
+            except DecodeError as exc:
+                error = most_specific(exc)
+                log_rejection(self.label, name, error)
+                first_error = first_error or error
+                continue
+            return self._session(name, owner, session_id, values, is_new=False)
+        return self._session(name, owner, "", {}, load_error=first_error)
 
-    def load_plan(self, name: str, raw: str) -> Plan[tuple[str, dict[SessionKey, object]]]:
-        """Turn one cookie value into ``(session ID, values)``, or raise ``DecodeError``.
-
-        By default a plan with no backend step around :meth:`_load`, for
-        stores that keep everything in the cookie.
-        """
-        return self._load(name, raw)
-        yield  # a generator with no steps
-
-    def _load(self, name: str, raw: str) -> tuple[str, dict[SessionKey, object]]:
+    def _load_one(self, name: str, raw: str) -> Plan[tuple[str, dict[SessionKey, object]]]:
         """Turn one cookie value into ``(session ID, values)``, or raise ``DecodeError``."""
         raise NotImplementedError
 
     def save_plan(self, request: Request, response: ResponseWriter, session: Session) -> Plan[None]:
         """Persist ``session`` and set its cookie, as a plan."""
         raise NotImplementedError
+
+    def _session(
+        self,
+        name: str,
+        owner: Store | AsyncStore,
+        session_id: str,
+        values: dict[SessionKey, object],
+        *,
+        is_new: bool = True,
+        load_error: DecodeError | None = None,
+    ) -> Session:
+        """A session of this store: the one place sessions are made and bound.
+
+        Every field is already checked (the name by :meth:`load_plan`, the
+        values by :func:`values_of`, the options when they were built), so
+        the session is assembled without validating them again on every
+        request. It starts unmodified (S-9.20).
+        """
+        return Session.trusted(name, session_id, values, self.options, is_new, load_error, owner)
 
     def max_age(self, seconds: int) -> None:
         """Set the default cookie lifetime and every codec's expiry (gorilla's ``MaxAge``).
@@ -221,11 +221,7 @@ class StoreCore:
             codec.max_length = length
 
     def with_keys(self, *key_pairs: bytes) -> Self:
-        """Return a store sharing this one's backend and options but using other keys.
-
-        Lets a running service rotate keys without losing server-side
-        sessions: ``store = store.with_keys(NEW_HASH, NEW_BLOCK, OLD_HASH, OLD_BLOCK)``.
-        """
+        """A copy of this core using other keys, with the same options and limits."""
         if not key_pairs:
             raise NoCodecsError()
         clone = copy.copy(self)
@@ -238,73 +234,3 @@ class StoreCore:
             max_length=current.max_length,
         )
         return clone
-
-    def _new_session(self, name: str) -> Session:
-        return Session(name=name, options=self.options)
-
-    def _decode(self, name: str, value: str) -> object:
-        return decode_multi(name, value, self.codecs)
-
-
-class CodecStoreBase(StoreCore):
-    """A sync :class:`~spec.Store` over :class:`StoreCore`: plans run with blocking calls.
-
-    A store without backend I/O (``CookieStore``) implements :meth:`_load`
-    and :meth:`save`; a server-side one supplies the plans and
-    :meth:`_perform` (see ``reference_impl._store.server_side``).
-    """
-
-    def get(self, request: Request, name: str) -> Session:
-        """Return session ``name`` for this request, loading it once (through the registry)."""
-        return Registry.of(request).get(self, name)
-
-    def new(self, request: Request, name: str) -> Session:
-        """Load session ``name`` (see :meth:`StoreCore.new_plan`), bypassing the cache."""
-        return run_plan(self.new_plan(request, name), self._perform)
-
-    def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
-        """Persist ``session`` and set its cookie; each store implements it."""
-        raise NotImplementedError
-
-    def save_plan(self, request: Request, response: ResponseWriter, session: Session) -> Plan[None]:
-        """A store without backend I/O saves in one synchronous, CPU-only step."""
-        self.save(request, response, session)
-        return
-        yield  # a generator with no steps
-
-    def _perform(self, op: Op) -> object:
-        """Run one backend step; stores without a backend never yield one."""
-        raise NotImplementedError(f"{type(self).__name__} has no backend for {op!r}")
-
-    def _new_session(self, name: str) -> Session:
-        session = super()._new_session(name)
-        session.bind(self)
-        return session
-
-
-class ConformanceFactory(Generic[_S]):
-    """A store factory for ``python -m conformance``: ``factory(clock, *key_pairs)``.
-
-    Uses :data:`TEST_KEYS` unless keys are given, and carries the store's
-    declared ``capabilities`` (field names of ``conformance.Capabilities``)
-    and a short ``label`` for the report. The store may be sync or async
-    (the suite runs an async one on its event-loop thread).
-    """
-
-    def __init__(
-        self,
-        label: str,
-        build: Callable[[Clock, tuple[bytes, ...]], _S],
-        capabilities: dict[str, object],
-        break_backend: Callable[[_S], object] | None = None,
-    ) -> None:
-        self.label = label
-        self.build = build
-        self.capabilities = capabilities
-        if break_backend is not None:
-            #: Makes a store's backend fail, for the outage clause (S-10.4).
-            self.break_backend = break_backend
-
-    def __call__(self, clock: Clock, *key_pairs: bytes) -> _S:
-        """A fresh store on ``clock``."""
-        return self.build(clock, key_pairs or TEST_KEYS)

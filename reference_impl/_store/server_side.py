@@ -1,15 +1,12 @@
-"""The layout every server-side store shares: a signed ID in the cookie, data elsewhere.
+"""The server-side core: a signed ID in the cookie, the data in a backend.
 
-A backend implements four primitives on encoded records (:class:`RecordBackend`);
-this module turns them into a :class:`~spec.Store` with the guarantees of
-``docs/spec.md`` S-10: IDs are random and validated before any I/O, create
-never overwrites, a save never resurrects a deleted session, an ID from a
-cookie is never reused for a fresh session.
-
-Those decisions live in :class:`ServerSideCore` as plans (``reference_impl._store.plan``)
-with no I/O of their own: :class:`ServerSideStore` performs their steps on a
-sync backend, ``reference_impl.aio.AsyncServerSideStore`` awaits them on an
-async one, so the guarantees are written once for both.
+:class:`ServerSideCore` turns the four primitives of a record backend
+(``reference_impl._store.backend``) into the guarantees of ``docs/spec.md``
+S-10: IDs are random and validated before any I/O, create never overwrites,
+a save never resurrects a deleted session, an ID from a cookie is never
+reused for a fresh session. It does so as plans with no I/O of their own;
+the drivers perform their steps on a sync backend or await them on an async
+one, so the guarantees are written once for both.
 """
 
 from __future__ import annotations
@@ -17,14 +14,13 @@ from __future__ import annotations
 import base64
 import os
 import re
-from collections.abc import Sequence
-from typing import Protocol
+from typing import cast
 
 from reference_impl._store import plan as step
-from reference_impl._store.core import CodecStoreBase, StoreCore, values_of
-from reference_impl._store.plan import Create, Delete, Op, Plan, Read, Update, run_plan
-from reference_impl.securecookie import encode_multi
-from spec import Clock, Cookie, Options, Request, ResponseWriter, Session, SessionKey
+from reference_impl._store.core import StoreCore, values_of
+from reference_impl._store.plan import Plan, Read, Record
+from reference_impl.securecookie import decode_multi, encode_multi
+from spec import Cookie, Request, ResponseWriter, Session, SessionKey
 from spec.errors import (
     ExpiredTimestampError,
     InvalidSessionIDError,
@@ -32,17 +28,13 @@ from spec.errors import (
     SessionNotFoundError,
     StoreError,
 )
-from spec.protocols import Serializer
 
 __all__ = [
     "ID_PATTERN",
     "ISSUED_ID_PATTERN",
-    "RecordBackend",
     "ServerSideCore",
-    "ServerSideStore",
     "check_session_id",
     "new_session_id",
-    "perform",
 ]
 
 #: The IDs we issue: 32 random bytes in unpadded base32, gorilla's FilesystemStore shape.
@@ -76,75 +68,28 @@ def check_session_id(session_id: str) -> None:
         raise InvalidSessionIDError()
 
 
-class RecordBackend(Protocol):
-    """The four storage primitives a server-side store needs.
-
-    Records are the securecookie text of the session values, plus an
-    optional absolute deadline ``expires_at`` (Unix seconds on the store's
-    clock) for backends that can keep one. ``ttl`` is the same lifetime in
-    seconds from now, for backends whose own expiry (a Redis TTL) only
-    collects garbage: it never decides whether a session is alive, the
-    store's clock does. Every method raises :class:`~spec.errors.StoreError`
-    when the backend itself fails.
-    """
-
-    def read(self, session_id: str) -> tuple[str, float | None] | None:
-        """Return ``(data, expires_at)`` for ``session_id``, or ``None`` if absent."""
-        ...
-
-    def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
-        """Store a new record; return ``False`` (writing nothing) if the ID exists."""
-        ...
-
-    def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
-        """Replace an existing record; return ``False`` (writing nothing) if it is gone."""
-        ...
-
-    def delete(self, session_id: str) -> bool:
-        """Remove the record if present; return ``True`` only if this call removed it.
-
-        Atomic: of two concurrent deletes of one record, exactly one returns
-        ``True``. A save after ``regenerate_id()`` relies on it to claim the
-        old record, so a logout in another tab cannot be undone (S-10.5).
-        """
-        ...
-
-
-def perform(backend: RecordBackend, op: Op) -> object:
-    """Run one plan step on a sync backend and return what the backend returned."""
-    if isinstance(op, Read):
-        return backend.read(op.session_id)
-    if isinstance(op, Create):
-        return backend.create(op.session_id, op.data, op.expires_at, op.ttl)
-    if isinstance(op, Update):
-        return backend.update(op.session_id, op.data, op.expires_at, op.ttl)
-    if isinstance(op, Delete):
-        return backend.delete(op.session_id)
-    raise TypeError(f"not a backend step: {op!r}")
-
-
 class ServerSideCore(StoreCore):
     """The decisions of a store whose cookie holds only the signed session ID, as plans."""
 
-    def load_plan(self, name: str, raw: str) -> Plan[tuple[str, dict[SessionKey, object]]]:
+    def _load_one(self, name: str, raw: str) -> Plan[tuple[str, dict[SessionKey, object]]]:
         """Verify the signed ID, check its shape, then fetch and verify the record.
 
         A fresh session never takes over an ID from a cookie (unknown,
         deleted or expired): a new one is drawn when it is first saved, so
         an ID planted in a victim's browser is worthless (session fixation).
         """
-        session_id = self._decode(name, raw)
+        session_id = decode_multi(name, raw, self.codecs)
         if not isinstance(session_id, str):
             raise InvalidSessionIDError()
         check_session_id(session_id)
-        record = yield from step.read(session_id)
+        record = cast("Record | None", (yield Read(session_id)))
         if record is None:
             raise SessionNotFoundError(name)
         data, expires_at = record
         now = self.clock()
         if expires_at is not None and now > expires_at:
             raise ExpiredTimestampError(int(expires_at), int(now))
-        return session_id, values_of(self._decode(name, data))
+        return session_id, values_of(decode_multi(name, data, self.codecs))
 
     def save_plan(self, request: Request, response: ResponseWriter, session: Session) -> Plan[None]:
         """Create, update or delete the record, then write the ID cookie.
@@ -210,25 +155,3 @@ class ServerSideCore(StoreCore):
         if store_limit:
             lifetime = min(lifetime, store_limit)
         return lifetime or None
-
-
-class ServerSideStore(ServerSideCore, CodecStoreBase):
-    """A sync store whose cookie holds only the signed session ID."""
-
-    def __init__(
-        self,
-        backend: RecordBackend,
-        key_pairs: Sequence[bytes],
-        options: Options | None,
-        serializer: Serializer | None,
-        clock: Clock | None,
-    ) -> None:
-        super().__init__(key_pairs, options, serializer, clock)
-        self.backend = backend
-
-    def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
-        """Run :meth:`ServerSideCore.save_plan` on the backend."""
-        run_plan(self.save_plan(request, response, session), self._perform)
-
-    def _perform(self, op: Op) -> object:
-        return perform(self.backend, op)

@@ -18,9 +18,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from reference_impl._store.drivers import AsyncRecordBackend as AsyncRecordBackend
+from reference_impl._store.backend import AsyncRecordBackend as AsyncRecordBackend
 from reference_impl._store.drivers import AsyncServerSideStore as AsyncServerSideStore
-from reference_impl._store.drivers import AsyncStoreBase as AsyncStoreBase
 from reference_impl.aio.cookie_store import AsyncCookieStore as AsyncCookieStore
 from reference_impl.aio.filesystem import AsyncFilesystemStore as AsyncFilesystemStore
 from reference_impl.aio.memory import AsyncMemoryStore as AsyncMemoryStore
@@ -47,7 +46,6 @@ __all__ = [
     "AsyncRedisStore",
     "AsyncSQLStore",
     "AsyncServerSideStore",
-    "AsyncStoreBase",
 ]
 
 _LAZY = {"AsyncRedisStore": "reference_impl.aio.redis", "AsyncSQLStore": "reference_impl.aio.sql"}

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 from pathlib import Path
 
-from reference_impl import filesystem
-from reference_impl._store.core import ConformanceFactory
-from reference_impl._store.drivers import AsyncStoreBase
-from reference_impl._store.plan import Op
-from reference_impl._store.server_side import perform
-from reference_impl.filesystem import FilesystemStore
+from reference_impl._store.backend import ThreadedBackend
+from reference_impl._store.drivers import AsyncServerSideStore
+from reference_impl.filesystem import _FileBackend, open_directory
 from spec import Clock, Options
 from spec.protocols import Serializer
 
-__all__ = ["AsyncFilesystemStore", "conformance_factory"]
+__all__ = ["AsyncFilesystemStore"]
 
 
-class AsyncFilesystemStore(AsyncStoreBase[FilesystemStore]):
+class AsyncFilesystemStore(AsyncServerSideStore):
     """:class:`~reference_impl.filesystem.FilesystemStore` for async apps.
 
     Same files, same format, same cross-process guarantees (atomic writes,
@@ -38,33 +34,22 @@ class AsyncFilesystemStore(AsyncStoreBase[FilesystemStore]):
         serializer: Serializer | None = None,
         clock: Clock | None = None,
     ) -> None:
+        self._files = _FileBackend(open_directory(path))
         super().__init__(
-            FilesystemStore(path, *key_pairs, options=options, serializer=serializer, clock=clock)
+            ThreadedBackend(self._files),
+            *key_pairs,
+            options=options,
+            serializer=serializer,
+            clock=clock,
         )
 
     @property
     def path(self) -> Path:
         """The directory holding the session files."""
-        return self.core.path
-
-    async def _perform(self, op: Op) -> object:
-        return await asyncio.to_thread(perform, self.core.backend, op)
+        return self._files.directory
 
     async def purge_expired(self) -> int:
         """Delete session files past the store's max age (in a worker thread); count them."""
-        return await asyncio.to_thread(self.core.purge_expired)
-
-
-def _break(store: AsyncFilesystemStore) -> None:
-    filesystem.conformance_factory.break_backend(store.core)
-
-
-#: ``python -m conformance reference_impl.aio.filesystem:conformance_factory``
-conformance_factory = ConformanceFactory(
-    "async-filesystem",
-    lambda clock, keys: AsyncFilesystemStore(
-        tempfile.mkdtemp(prefix="sessionspec-conformance-"), *keys, clock=clock
-    ),
-    filesystem.conformance_factory.capabilities,
-    break_backend=_break,
-)
+        return await asyncio.to_thread(
+            self._files.purge_expired, self.clock(), self.codecs[0].max_age
+        )

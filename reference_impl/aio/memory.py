@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from reference_impl import memory
-from reference_impl._store.core import ConformanceFactory
-from reference_impl._store.drivers import AsyncStoreBase
-from reference_impl._store.plan import Op
-from reference_impl._store.server_side import perform
-from reference_impl.memory import DEFAULT_MAX_SESSIONS, MemoryStore
+import time
+
+from reference_impl._store.backend import InlineBackend
+from reference_impl._store.drivers import AsyncServerSideStore
+from reference_impl.memory import DEFAULT_MAX_SESSIONS, _MemoryBackend
 from spec import Clock, Options
 
-__all__ = ["AsyncMemoryStore", "conformance_factory"]
+__all__ = ["AsyncMemoryStore"]
 
 
-class AsyncMemoryStore(AsyncStoreBase[MemoryStore]):
+class AsyncMemoryStore(AsyncServerSideStore):
     """:class:`~reference_impl.memory.MemoryStore` for async apps (tests, single process).
 
     Bounded like it (``max_sessions``, S-12.2). Each backend step is a dict
     (and heap) operation under a lock held for microseconds, so it runs on
     the event loop directly: a thread hop would cost more than the step.
-    The sync store does the work.
+    Same backend and same core as the sync store.
     """
 
     def __init__(
@@ -29,30 +28,18 @@ class AsyncMemoryStore(AsyncStoreBase[MemoryStore]):
         clock: Clock | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
-        super().__init__(
-            MemoryStore(*key_pairs, options=options, clock=clock, max_sessions=max_sessions)
-        )
+        self._memory = _MemoryBackend(clock or time.time, max_sessions)
+        super().__init__(InlineBackend(self._memory), *key_pairs, options=options, clock=clock)
 
     @property
     def max_sessions(self) -> int:
         """The most records this store holds; a new session beyond it evicts one (S-12.2)."""
-        return self.core.max_sessions
-
-    async def _perform(self, op: Op) -> object:
-        return perform(self.core.backend, op)
+        return self._memory.max_sessions
 
     async def purge_expired(self) -> int:
         """Drop records past their deadline; return how many were dropped."""
-        return self.core.purge_expired()
+        return self._memory.purge_expired()
 
     def __len__(self) -> int:
         """The number of live (unexpired) records."""
-        return len(self.core)
-
-
-#: ``python -m conformance reference_impl.aio.memory:conformance_factory``
-conformance_factory = ConformanceFactory(
-    "async-memory",
-    lambda clock, keys: AsyncMemoryStore(*keys, clock=clock),
-    memory.conformance_factory.capabilities,
-)
+        return len(self._memory)

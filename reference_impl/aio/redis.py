@@ -11,22 +11,17 @@ use a store from one loop (the app's).
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable
 
 try:
     import redis.asyncio as aredis
     from redis.asyncio.cluster import RedisCluster
     from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
 except ModuleNotFoundError as _missing:  # the optional package is not installed
     from spec.errors import MissingDependencyError
 
     raise MissingDependencyError(_missing.name or "redis", "redis", __name__) from None
 
-from reference_impl import redis as sync_redis
-from reference_impl._store.core import ConformanceFactory
 from reference_impl._store.drivers import AsyncServerSideStore
 from reference_impl._store.plan import Record
 from reference_impl.redis import (
@@ -42,7 +37,7 @@ from spec import Clock, Options
 from spec.errors import ConfigurationError
 from spec.protocols import Serializer
 
-__all__ = ["AsyncRedisStore", "conformance_factory"]
+__all__ = ["AsyncRedisStore"]
 
 
 class _AsyncRedisBackend(RedisKeys):
@@ -129,7 +124,9 @@ class AsyncRedisStore(AsyncServerSideStore):
         elif url != DEFAULT_URL:
             raise ConfigurationError("AsyncRedisStore: pass url or client, not both")
         self._redis = _AsyncRedisBackend(client, prefix)
-        super().__init__(self._redis, key_pairs, options, serializer, clock)
+        super().__init__(
+            self._redis, *key_pairs, options=options, serializer=serializer, clock=clock
+        )
 
     @property
     def client(self) -> aredis.Redis | RedisCluster:
@@ -149,40 +146,3 @@ class AsyncRedisStore(AsyncServerSideStore):
         """Close the connections of a pool this store made (a passed-in client is yours)."""
         if self._owned is not None:
             await self._owned.disconnect()
-
-
-_shared: dict[str, aredis.Redis] = {}
-_shared_lock = threading.Lock()
-
-
-def _conformance_store(clock: Clock, keys: tuple[bytes, ...]) -> AsyncRedisStore:
-    """A store on ``$SESSIONSPEC_REDIS_URL`` under a random prefix of its own.
-
-    The stores of one run share a client, hence one event loop: the suite's.
-    """
-    url = os.environ.get(sync_redis._CONFORMANCE_URL_ENV, DEFAULT_URL)
-    with _shared_lock:
-        if url not in _shared:
-            _shared[url] = _client_for(url, 2.0, 2.0, None, 1)
-        client = _shared[url]
-    prefix = f"sessionspec-conformance:{os.urandom(8).hex()}:"
-    store = AsyncRedisStore(*keys, client=client, prefix=prefix, clock=clock)
-    store._redis.ttl_cap = sync_redis._CONFORMANCE_TTL_CAP
-    return store
-
-
-def break_backend(store: AsyncRedisStore) -> None:
-    """Simulate an outage: the store's client now talks to TCP port 0, where nothing listens."""
-    store._redis.client = aredis.Redis(
-        host="127.0.0.1", port=0, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
-    )
-
-
-#: ``SESSIONSPEC_REDIS_URL=redis://host:6379/0 python -m conformance
-#: reference_impl.aio.redis:conformance_factory``
-conformance_factory = ConformanceFactory(
-    "async-redis",
-    _conformance_store,
-    sync_redis.conformance_factory.capabilities,
-    break_backend=break_backend,
-)

@@ -17,11 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import tempfile
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -37,7 +33,6 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
     raise MissingDependencyError(_missing.name or "sqlalchemy", "sql-async", __name__) from None
 
 from reference_impl import sql as sync_sql
-from reference_impl._store.core import ConformanceFactory
 from reference_impl._store.drivers import AsyncServerSideStore
 from reference_impl._store.plan import Record
 from reference_impl._store.sql import (
@@ -61,7 +56,6 @@ __all__ = [
     "DEFAULT_URL",
     "AsyncSQLStore",
     "async_url",
-    "conformance_factory",
     "create_async_engine",
 ]
 
@@ -324,7 +318,7 @@ class AsyncSQLStore(AsyncServerSideStore):
             pool_pre_ping,
             bound=connect_timeout + timeout + pool_timeout,
         )
-        super().__init__(self._sql, key_pairs, options, serializer, clock)
+        super().__init__(self._sql, *key_pairs, options=options, serializer=serializer, clock=clock)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -347,50 +341,3 @@ class AsyncSQLStore(AsyncServerSideStore):
 
 
 #: Per URL, the async engine the conformance stores share (on the suite's event loop).
-_engines: dict[str, AsyncEngine] = {}
-_engines_lock = threading.Lock()
-
-
-def _conformance_store(clock: Clock, keys: tuple[bytes, ...]) -> AsyncSQLStore:
-    """A store in a new table: on ``$SESSIONSPEC_SQL_URL``, else in a new SQLite file.
-
-    Tables on ``$SESSIONSPEC_SQL_URL`` are dropped at exit by the sync
-    factory's clean-up; SQLite files use no pool, so no connection thread
-    outlives a store.
-    """
-    table = f"sessions_{uuid.uuid4().hex[:16]}"
-    url = os.environ.get("SESSIONSPEC_SQL_URL")
-    if url:
-        sync_sql._shared_engine(url, table)  # registers the table for dropping at exit
-        with _engines_lock:
-            if url not in _engines:
-                _engines[url] = create_async_engine(url, connect_timeout=2.0)
-            engine = _engines[url]
-        return AsyncSQLStore(*keys, engine=engine, table=table, clock=clock)
-    directory = tempfile.mkdtemp(prefix="sessionspec-sql-")
-    engine = create_async_engine(f"sqlite:///{directory}/sessions.db", pooled=False)
-    return AsyncSQLStore(*keys, engine=engine, table=table, clock=clock)
-
-
-def break_backend(store: AsyncSQLStore) -> None:
-    """Simulate an outage: the store's engine now points where no database can be reached."""
-    url = store.engine.url
-    if url.get_backend_name() == "sqlite":
-        dead = url.set(database=os.path.join(os.devnull, "sessions.db"))
-    else:
-        dead = url.set(host="127.0.0.1", port=1)
-    store._sql.use_engine(
-        create_async_engine(
-            dead.render_as_string(hide_password=False), connect_timeout=1.0, pooled=False
-        )
-    )
-
-
-#: ``python -m conformance reference_impl.aio.sql:conformance_factory``: each store
-#: gets a new table, on ``$SESSIONSPEC_SQL_URL`` or in a new SQLite file.
-conformance_factory = ConformanceFactory(
-    "async-sql",
-    _conformance_store,
-    sync_sql.conformance_factory.capabilities,
-    break_backend=break_backend,
-)

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conformance import Browser, Capabilities, StoreConformance, run_async
-from reference_impl import cookie_store, filesystem, memory, redis, sql
+from reference_impl import testing
 from reference_impl.aio import (
     AsyncCookieStore,
     AsyncFilesystemStore,
@@ -36,8 +36,6 @@ from reference_impl.aio import (
     AsyncRedisStore,
     AsyncSQLStore,
 )
-from reference_impl.aio import redis as aio_redis
-from reference_impl.aio import sql as aio_sql
 from reference_impl.aio.sql import async_url, create_async_engine
 from reference_impl.redis import RedisStore
 from spec import ManualClock
@@ -64,7 +62,7 @@ def _capabilities(factory: Any) -> Capabilities:
 
 
 class TestAsyncCookieStoreConformance(StoreConformance[Any]):
-    capabilities = _capabilities(cookie_store.conformance_factory)
+    capabilities = _capabilities(testing.cookie)
 
     def make_store(self, clock: ManualClock) -> AsyncCookieStore:
         return AsyncCookieStore(HASH, BLOCK, clock=clock)
@@ -74,7 +72,7 @@ class TestAsyncCookieStoreConformance(StoreConformance[Any]):
 
 
 class TestAsyncMemoryStoreConformance(StoreConformance[Any]):
-    capabilities = _capabilities(memory.conformance_factory)
+    capabilities = _capabilities(testing.memory)
 
     def make_store(self, clock: ManualClock) -> AsyncMemoryStore:
         return AsyncMemoryStore(HASH, BLOCK, clock=clock)
@@ -86,11 +84,11 @@ class TestAsyncMemoryStoreConformance(StoreConformance[Any]):
         return base.with_keys(*key_pairs)
 
     def raw_record(self, store: AsyncMemoryStore, session_id: str) -> object | None:
-        return store.core.backend.read(session_id)
+        return store._memory.read(session_id)
 
 
 class TestAsyncFilesystemStoreConformance(StoreConformance[Any]):
-    capabilities = _capabilities(filesystem.conformance_factory)
+    capabilities = _capabilities(testing.filesystem)
 
     @pytest.fixture(autouse=True)
     def _directory(self, tmp_path: Path) -> None:
@@ -107,7 +105,7 @@ class TestAsyncFilesystemStoreConformance(StoreConformance[Any]):
         return path.read_text() if path.exists() else None
 
     def break_backend(self, store: AsyncFilesystemStore) -> None:
-        filesystem.conformance_factory.break_backend(store.core)
+        testing.filesystem.break_backend(store)
 
 
 # -- SQL ---------------------------------------------------------------------------------
@@ -116,7 +114,7 @@ class TestAsyncFilesystemStoreConformance(StoreConformance[Any]):
 class _AsyncSQLConformance(StoreConformance[Any]):
     """One async engine per test, a new table per store; disposed (tables dropped) after."""
 
-    capabilities = _capabilities(sql.conformance_factory)
+    capabilities = _capabilities(testing.sql)
     url: str
 
     @pytest.fixture(autouse=True)
@@ -159,7 +157,7 @@ class _AsyncSQLConformance(StoreConformance[Any]):
         return None if row is None else tuple(row)
 
     def break_backend(self, store: AsyncSQLStore) -> None:
-        aio_sql.break_backend(store)
+        testing.async_sql.break_backend(store)
 
 
 class TestAsyncSQLiteStoreConformance(_AsyncSQLConformance):
@@ -180,7 +178,7 @@ class TestAsyncPostgresStoreConformance(_AsyncSQLConformance):
 class TestAsyncRedisStoreConformance(StoreConformance[Any]):
     """The full suite on ``redis.asyncio``, one client per test, keys under a test prefix."""
 
-    capabilities = _capabilities(redis.conformance_factory)
+    capabilities = _capabilities(testing.redis)
 
     @pytest.fixture(autouse=True)
     def _connect(self, redis_url: str) -> Iterator[None]:
@@ -211,7 +209,7 @@ class TestAsyncRedisStoreConformance(StoreConformance[Any]):
         return await self.client.get(store.key_for(session_id))
 
     def break_backend(self, store: AsyncRedisStore) -> None:
-        aio_redis.break_backend(store)
+        testing.async_redis.break_backend(store)
 
 
 # -- what only an async caller sees, on the real servers ------------------------------------

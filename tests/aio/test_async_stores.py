@@ -73,7 +73,7 @@ def test_registry_aget_and_asave_all(kind: str, tmp_path: Path) -> None:
 def test_filesystem_io_never_blocks_the_event_loop(tmp_path: Path) -> None:
     """S-5.7: every file operation runs in a worker thread; a ticker keeps ticking meanwhile."""
     store = AsyncFilesystemStore(tmp_path / "s", HASH, BLOCK)
-    backend = store.core.backend
+    backend = store._files
     threads: list[threading.Thread] = []
 
     def slow(operation: Callable[..., object]) -> Callable[..., object]:
@@ -210,7 +210,7 @@ def test_backend_errors_are_raised_inside_the_shared_plan(
 ) -> None:
     """S-9.3, S-10.4: a corrupt record is a load_error (logged), an outage a StoreError."""
     backend = _FlakyBackend()
-    store = AsyncServerSideStore(backend, [HASH], None, None, ManualClock())
+    store = AsyncServerSideStore(backend, HASH, clock=ManualClock())
 
     async def main() -> None:
         browser = Browser()
@@ -259,7 +259,7 @@ def test_with_keys_and_max_age_configure_the_shared_core() -> None:
         browser.receive(response)
         rotated = store.with_keys(b"n" * 32, b"m" * 32, HASH)
         assert (await rotated.new(browser.request(), "app")).values == {"u": 1}
-        assert rotated.core.backend is store.core.backend and rotated.codecs is not store.codecs
+        assert rotated.backend is store.backend and rotated.codecs is not store.codecs
 
     asyncio.run(main())
     store.max_age(60)

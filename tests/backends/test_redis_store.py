@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     )
 
 from conformance import Browser, Capabilities, StoreConformance
-from reference_impl import redis as redis_store
+from reference_impl import testing
 from reference_impl._store import server_side as _server_side
 from reference_impl.aio.redis import AsyncRedisStore
 from reference_impl.memory import MemoryStore
@@ -77,7 +77,7 @@ def _prefix() -> str:
 class TestRedisStoreConformance(StoreConformance[RedisStore]):
     """The full suite, stateful machine included, against a real server."""
 
-    capabilities = Capabilities.model_validate(redis_store.conformance_factory.capabilities)
+    capabilities = Capabilities.model_validate(testing.redis.capabilities)
 
     @pytest.fixture(autouse=True)
     def _connect(self, redis_client: redis.Redis) -> None:
@@ -94,7 +94,7 @@ class TestRedisStoreConformance(StoreConformance[RedisStore]):
         return self.client.get(store.key_for(session_id))
 
     def break_backend(self, store: RedisStore) -> None:
-        redis_store.conformance_factory.break_backend(store)
+        testing.redis.break_backend(store)
 
 
 # -- the record in Redis ---------------------------------------------------------
@@ -272,8 +272,8 @@ def test_conformance_factory_uses_env_url_and_a_prefix_per_store(
     redis_url: str, monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis
 ) -> None:
     monkeypatch.setenv("SESSIONSPEC_REDIS_URL", redis_url)
-    one = redis_store.conformance_factory(ManualClock())
-    two = redis_store.conformance_factory(ManualClock())
+    one = testing.redis(ManualClock())
+    two = testing.redis(ManualClock())
     assert isinstance(one, RedisStore)
     assert isinstance(two, RedisStore)
     assert one.prefix != two.prefix

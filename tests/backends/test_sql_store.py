@@ -25,9 +25,10 @@ if os.environ.get("CI") != "true":
 import sqlalchemy as sa
 
 from conformance import Browser, Capabilities, StoreConformance
-from reference_impl import sql
+from reference_impl import sql, testing
 from reference_impl._store import server_side as _server_side
 from reference_impl.aio.sql import AsyncSQLStore
+from reference_impl.securecookie import decode_multi
 from reference_impl.sql import SQLStore
 from spec import ManualClock
 from spec.errors import ConfigurationError, SessionInterruptedError, StoreError
@@ -83,7 +84,7 @@ class _Stores:
 class _SQLConformance(StoreConformance[SQLStore]):
     """The suite on one database; subclasses set ``self.url`` in an autouse fixture."""
 
-    capabilities = Capabilities.model_validate(sql.conformance_factory.capabilities)
+    capabilities = Capabilities.model_validate(testing.sql.capabilities)
     url: str
 
     @pytest.fixture(autouse=True)
@@ -110,7 +111,7 @@ class _SQLConformance(StoreConformance[SQLStore]):
         return None if row is None else tuple(row)
 
     def break_backend(self, store: SQLStore) -> None:
-        sql.conformance_factory.break_backend(store)
+        testing.sql.break_backend(store)
 
 
 class TestSQLiteStoreConformance(_SQLConformance):
@@ -268,7 +269,7 @@ def test_concurrent_creates_on_one_id_never_overwrite(
     assert "unique session ID" in str(refused[0])
     data = store.backend.read(FORCED_ID)
     assert data is not None
-    assert store._decode("app", data[0]) == {"owner": won[0]}
+    assert decode_multi("app", data[0], store.codecs) == {"owner": won[0]}
 
 
 def test_two_processes_share_one_table(stores: _Stores) -> None:
@@ -344,12 +345,12 @@ def test_factory_makes_fresh_sqlite_stores_and_breaks_them(
     """Without SESSIONSPEC_SQL_URL each store gets its own file; break_backend fails it (S-10.4)."""
     monkeypatch.delenv("SESSIONSPEC_SQL_URL", raising=False)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    one, two = sql.conformance_factory(ManualClock()), sql.conformance_factory(ManualClock())
+    one, two = testing.sql(ManualClock()), testing.sql(ManualClock())
     assert isinstance(one, SQLStore) and isinstance(two, SQLStore)
     assert one.engine.url != two.engine.url
     browser = Browser()
     browser.visit(one, user="alice")
-    sql.conformance_factory.break_backend(one)
+    testing.sql.break_backend(one)
     with pytest.raises(StoreError):
         browser.load(one)
 
@@ -359,7 +360,7 @@ def test_factory_uses_the_url_from_the_environment(
 ) -> None:
     """With SESSIONSPEC_SQL_URL stores share one engine there, in tables dropped at exit."""
     monkeypatch.setenv("SESSIONSPEC_SQL_URL", postgres_url)
-    one, two = sql.conformance_factory(ManualClock()), sql.conformance_factory(ManualClock())
+    one, two = testing.sql(ManualClock()), testing.sql(ManualClock())
     assert isinstance(one, SQLStore) and isinstance(two, SQLStore)
     try:
         assert one.engine is two.engine
@@ -367,12 +368,12 @@ def test_factory_uses_the_url_from_the_environment(
         browser = Browser()
         browser.visit(one, user="alice")
         assert browser.load(two).is_new
-        sql.conformance_factory.break_backend(two)
+        testing.sql.break_backend(two)
         with pytest.raises(StoreError):
             browser.load(two)
         assert browser.load(one).values == {"user": "alice"}
     finally:
-        sql._drop_conformance_tables()  # what runs at exit: the tables go, the pool closes
+        testing._drop_conformance_tables()  # what runs at exit: the tables go, the pool closes
     probe = SQLStore(HASH, url=postgres_url, table=one.table.name)
     try:
         assert not _has_table(probe)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conformance import Capabilities, StoreConformance
-from reference_impl import cookie_store, filesystem, memory
+from reference_impl import testing
 from reference_impl.cookie_store import CookieStore
 from reference_impl.filesystem import FilesystemStore
 from reference_impl.memory import MemoryStore
@@ -17,7 +17,7 @@ from tests.stores._support import BLOCK, HASH
 
 
 class TestCookieStoreConformance(StoreConformance[CookieStore]):
-    capabilities = Capabilities.model_validate(cookie_store.conformance_factory.capabilities)
+    capabilities = Capabilities.model_validate(testing.cookie.capabilities)
 
     def make_store(self, clock: ManualClock) -> CookieStore:
         return CookieStore(HASH, BLOCK, clock=clock)
@@ -27,7 +27,7 @@ class TestCookieStoreConformance(StoreConformance[CookieStore]):
 
 
 class TestMemoryStoreConformance(StoreConformance[MemoryStore]):
-    capabilities = Capabilities.model_validate(memory.conformance_factory.capabilities)
+    capabilities = Capabilities.model_validate(testing.memory.capabilities)
 
     def make_store(self, clock: ManualClock) -> MemoryStore:
         return MemoryStore(HASH, BLOCK, clock=clock)
@@ -41,7 +41,7 @@ class TestMemoryStoreConformance(StoreConformance[MemoryStore]):
 
 
 class TestFilesystemStoreConformance(StoreConformance[FilesystemStore]):
-    capabilities = Capabilities.model_validate(filesystem.conformance_factory.capabilities)
+    capabilities = Capabilities.model_validate(testing.filesystem.capabilities)
 
     @pytest.fixture(autouse=True)
     def _directory(self, tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ class TestFilesystemStoreConformance(StoreConformance[FilesystemStore]):
         return path.read_text() if path.exists() else None
 
     def break_backend(self, store: FilesystemStore) -> None:
-        filesystem.conformance_factory.break_backend(store)
+        testing.filesystem.break_backend(store)
 
 
 def test_break_backend_really_breaks(tmp_path: Path) -> None:

@@ -43,27 +43,18 @@ class _CountingCodec:
         return getattr(self._codec, attr)
 
 
-class _CountingBackend:
-    """Wraps a server-side store's backend and counts ``read`` calls."""
-
-    def __init__(self, backend: Any, counts: dict[str, int]) -> None:
-        self._backend = backend
-        self._counts = counts
-
-    def read(self, session_id: str) -> Any:
-        self._counts["read"] += 1
-        return self._backend.read(session_id)
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self._backend, attr)
-
-
 def _count(store: Any) -> dict[str, int]:
     counts = {"decode": 0, "read": 0}
-    core = getattr(store, "core", store)  # an async store decides through its sync core
-    core.codecs = [_CountingCodec(codec, counts) for codec in core.codecs]
-    if hasattr(core, "backend"):
-        core.backend = _CountingBackend(core.backend, counts)
+    store.core.codecs = [_CountingCodec(codec, counts) for codec in store.core.codecs]
+    memory = getattr(store, "_memory", None)  # the records of a (sync or async) memory store
+    if memory is not None:
+        read = memory.read
+
+        def counting_read(session_id: str) -> Any:
+            counts["read"] += 1
+            return read(session_id)
+
+        memory.read = counting_read
     return counts
 
 

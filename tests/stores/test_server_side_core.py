@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from reference_impl import ServerSideStore
 from reference_impl._store.server_side import (
     ID_PATTERN,
     ISSUED_ID_PATTERN,
-    ServerSideStore,
     check_session_id,
     new_session_id,
 )
@@ -46,7 +46,7 @@ class _SilentDeleteBackend:
 def test_a_delete_that_reports_nothing_cannot_claim_a_record() -> None:
     """S-10.5: a backend whose delete answers None gets a StoreError saying what to return."""
     backend = _SilentDeleteBackend()
-    store = ServerSideStore(backend, [HASH], None, None, ManualClock())  # type: ignore[arg-type]
+    store = ServerSideStore(backend, HASH, clock=ManualClock())  # type: ignore[arg-type]
     browser = Browser()
     old_id = browser.visit(store, user="alice").id
     request, response = browser.request(), RecordingResponse()

@@ -1,0 +1,172 @@
+"""What a server-side store asks of its storage: four primitives on encoded records.
+
+A *backend* performs the I/O steps of a plan (``reference_impl._store.plan``)
+and nothing else: every decision (ID checks, expiry, no overwrite, no
+resurrection, regenerate_id) is made by the core before and after the step.
+So a backend author writes four small methods and inherits every guarantee of
+``docs/spec.md`` S-10 from :class:`~reference_impl.ServerSideStore`.
+
+:class:`RecordBackend` is the blocking shape, :class:`AsyncRecordBackend` the
+awaited one. :class:`InlineBackend` and :class:`ThreadedBackend` let one sync
+backend serve an async store: inline when a step cannot block (a dict under a
+lock), in a worker thread when it can (a file, a socket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from reference_impl._store.plan import Create, Delete, Op, Read, Record, Update
+
+__all__ = [
+    "AsyncRecordBackend",
+    "InlineBackend",
+    "RecordBackend",
+    "ThreadedBackend",
+    "aperform",
+    "perform",
+]
+
+
+class RecordBackend(Protocol):
+    """The four storage primitives a server-side store needs.
+
+    Records are the securecookie text of the session values (signed, and
+    encrypted with a block key, so a backend never holds readable data),
+    plus an absolute deadline ``expires_at`` (Unix seconds on the store's
+    clock) for backends that can keep one. ``ttl`` is the same lifetime in
+    seconds from now, for backends whose own expiry (a Redis TTL) only
+    collects garbage: it never decides whether a session is alive, the
+    store's clock does. Every method raises :class:`~spec.errors.StoreError`
+    when the backend itself fails: an outage must never pass for "no session".
+    """
+
+    def read(self, session_id: str) -> Record | None:
+        """Return ``(data, expires_at)`` for ``session_id``, or ``None`` if absent."""
+        ...
+
+    def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
+        """Store a new record; return ``False`` (writing nothing) if the ID exists."""
+        ...
+
+    def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
+        """Replace an existing record; return ``False`` (writing nothing) if it is gone."""
+        ...
+
+    def delete(self, session_id: str) -> bool:
+        """Remove the record if present; return ``True`` only if this call removed it.
+
+        Atomic: of two concurrent deletes of one record, exactly one returns
+        ``True``. A save after ``regenerate_id()`` relies on it to claim the
+        old record, so a logout in another tab cannot be undone (S-10.5).
+        """
+        ...
+
+
+class AsyncRecordBackend(Protocol):
+    """:class:`RecordBackend` with every primitive awaited; the same contract."""
+
+    async def read(self, session_id: str) -> Record | None:
+        """Return ``(data, expires_at)`` for ``session_id``, or ``None`` if absent."""
+        ...
+
+    async def create(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        """Store a new record; return ``False`` (writing nothing) if the ID exists."""
+        ...
+
+    async def update(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        """Replace an existing record; return ``False`` (writing nothing) if it is gone."""
+        ...
+
+    async def delete(self, session_id: str) -> bool:
+        """Remove the record if present; return ``True`` only if this call removed it."""
+        ...
+
+
+def perform(backend: RecordBackend | None, op: Op) -> object:
+    """Run one plan step on a sync backend and return what the backend returned."""
+    if backend is None:
+        raise TypeError(f"a store without a backend was asked for {op!r}")
+    if isinstance(op, Read):
+        return backend.read(op.session_id)
+    if isinstance(op, Create):
+        return backend.create(op.session_id, op.data, op.expires_at, op.ttl)
+    if isinstance(op, Update):
+        return backend.update(op.session_id, op.data, op.expires_at, op.ttl)
+    if isinstance(op, Delete):
+        return backend.delete(op.session_id)
+    raise TypeError(f"not a backend step: {op!r}")
+
+
+async def aperform(backend: AsyncRecordBackend | None, op: Op) -> object:
+    """Await one plan step on an async backend (the twin of :func:`perform`)."""
+    if backend is None:
+        raise TypeError(f"a store without a backend was asked for {op!r}")
+    if isinstance(op, Read):
+        return await backend.read(op.session_id)
+    if isinstance(op, Create):
+        return await backend.create(op.session_id, op.data, op.expires_at, op.ttl)
+    if isinstance(op, Update):
+        return await backend.update(op.session_id, op.data, op.expires_at, op.ttl)
+    if isinstance(op, Delete):
+        return await backend.delete(op.session_id)
+    raise TypeError(f"not a backend step: {op!r}")
+
+
+class InlineBackend:
+    """A sync backend whose steps cannot block, awaited without a thread.
+
+    For in-memory records: each step holds a lock for microseconds, less
+    than a hop to a worker thread would cost.
+    """
+
+    def __init__(self, backend: RecordBackend) -> None:
+        self.backend = backend
+
+    async def read(self, session_id: str) -> Record | None:
+        return self.backend.read(session_id)
+
+    async def create(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return self.backend.create(session_id, data, expires_at, ttl)
+
+    async def update(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return self.backend.update(session_id, data, expires_at, ttl)
+
+    async def delete(self, session_id: str) -> bool:
+        return self.backend.delete(session_id)
+
+
+class ThreadedBackend:
+    """A sync backend whose steps may block, each run in a worker thread.
+
+    For files: ``fsync`` and lock waits then never stall the event loop, and
+    sync and async stores share one implementation of the file format.
+    """
+
+    def __init__(self, backend: RecordBackend) -> None:
+        self.backend = backend
+
+    async def read(self, session_id: str) -> Record | None:
+        return await asyncio.to_thread(self.backend.read, session_id)
+
+    async def create(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return await asyncio.to_thread(self.backend.create, session_id, data, expires_at, ttl)
+
+    async def update(
+        self, session_id: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return await asyncio.to_thread(self.backend.update, session_id, data, expires_at, ttl)
+
+    async def delete(self, session_id: str) -> bool:
+        return await asyncio.to_thread(self.backend.delete, session_id)
