@@ -233,6 +233,19 @@ class ResurrectsAfterDelete(BrokenMemory):
     backend_class = _UpsertBackend
 
 
+class _ClaimlessBackend(_MemoryBackend):
+    def delete(self, session_id: str) -> bool:
+        super().delete(session_id)
+        return True  # "removed", whether or not there was anything to remove
+
+
+class DeleteClaimsEverything(BrokenMemory):
+    """Its delete always answers True, so regenerate_id() after a logout elsewhere
+    recreates the session instead of being refused (S-10.5, issue 12 item 12)."""
+
+    backend_class = _ClaimlessBackend
+
+
 class KeepsOldRecordOnRegenerate(BrokenMemory):
     """Copies the session to a new ID but leaves the old record alive (S-10.7)."""
 

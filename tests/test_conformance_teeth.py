@@ -32,6 +32,7 @@ CASES: list[tuple[type, str, dict[str, object]]] = [
     (broken.DropsBytes, "test_s9_1_", MEMORY),
     (broken.LogsTheCookie, "test_s9_17_", COOKIE),
     (broken.ResurrectsAfterDelete, "test_s10_5_", MEMORY),
+    (broken.DeleteClaimsEverything, "test_s10_5_", MEMORY),
     (broken.KeepsOldRecordOnRegenerate, "test_s10_7_", MEMORY),
     (broken.PredictableIDs, "test_s10_1_", MEMORY),
     (broken.OverwritesOnCreate, "test_s10_6_", MEMORY),
