@@ -1,9 +1,10 @@
 """Serializers for the securecookie codec: JSON (the default) and raw bytes.
 
 Any object with ``serialize(value) -> bytes`` and ``deserialize(data) -> object``
-fits (:class:`spec.protocols.Serializer`). gorilla's default, gob, will live in
-its own module (``reference_impl/gob.py``, a ``GobSerializer`` implementing the
-same protocol); nothing here needs to change for it.
+fits (:class:`spec.protocols.Serializer`). gorilla's default, gob, lives in the
+:mod:`reference_impl.gob` package; its ``GobSerializer`` is re-exported here but
+imported only on first use, so ``import reference_impl`` does not load the nine
+gob modules.
 
 JSON format
 -----------
@@ -54,15 +55,28 @@ trailing bytes, but Go's encoder never writes any, so anything else is refused.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from reference_impl._codec.json import dumps, loads
-from reference_impl.gob import GobSerializer
 from spec.errors import SerializeError
+
+if TYPE_CHECKING:
+    from reference_impl.gob import GobSerializer
 
 __all__ = ["GobSerializer", "JSONSerializer", "NopSerializer"]
 
 #: What Go's ``securecookie.Encode`` returns when ``NopEncoder`` is given
 #: anything but ``[]byte`` (gorilla/securecookie 1.1.1, checked with Go 1.19).
 _GO_NOT_BYTES = "securecookie: error - caused by: securecookie: value not a []byte."
+
+
+def __getattr__(name: str) -> object:
+    """Import ``GobSerializer`` on first use: most applications never load gob."""
+    if name == "GobSerializer":
+        from reference_impl.gob import GobSerializer
+
+        return GobSerializer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class JSONSerializer:

@@ -98,3 +98,34 @@ def test_reference_impl_does_not_import_the_suite_or_optional_extras() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "[]"
+
+
+def test_importing_reference_impl_does_not_load_gob() -> None:
+    """``import reference_impl`` (and its serializers) leaves the gob package unloaded.
+
+    gob is nine modules that only Go-interop users need; ``GobSerializer`` is
+    re-exported from ``reference_impl.serializers`` but imported on first use.
+    """
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, reference_impl, reference_impl.serializers; "
+        "print(sorted(m for m in sys.modules if m == 'reference_impl.gob' "
+        "or m.startswith('reference_impl.gob.') or m.split('.')[0] in "
+        "('redis', 'sqlalchemy', 'flask', 'django', 'starlette')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[]"
+
+
+def test_gob_serializer_is_still_reexported_from_serializers() -> None:
+    """The lazy re-export hands back the very class ``reference_impl.gob`` defines."""
+    from reference_impl import gob
+    from reference_impl.serializers import GobSerializer
+
+    assert GobSerializer is gob.GobSerializer
+    with pytest.raises(ImportError, match="cannot import name 'Nope'"):
+        from reference_impl.serializers import Nope  # type: ignore[attr-defined]  # noqa: F401
