@@ -252,10 +252,14 @@ class _Decoder(WireReader):
         return GoValue(name, value, exact)
 
 
-_FAST.update({
-    b"string": (0x0C, _Decoder._text), b"int": (0x04, _Decoder._int),
-    b"bool": (0x02, _read_bool), b"float64": (0x08, _Decoder._float),
-    b"[]uint8": (0x0A, lambda reader: reader._raw("[]uint8")),
-    b"int64": (0x04, lambda reader: Int64(reader._int())),
-    b"uint64": (0x06, lambda reader: Uint64(reader._uint())),
-})  # fmt: skip
+_FAST.update(
+    {
+        b"string": (0x0C, _Decoder._text),
+        b"int": (0x04, _Decoder._int),
+        b"bool": (0x02, _read_bool),
+        b"float64": (0x08, _Decoder._float),
+        b"[]uint8": (0x0A, lambda reader: reader._raw("[]uint8")),
+        b"int64": (0x04, lambda reader: Int64(reader._int())),
+        b"uint64": (0x06, lambda reader: Uint64(reader._uint())),
+    }
+)

@@ -25,12 +25,15 @@ __all__ = ["INT64_MIN", "GobEncodeError", "infer"]
 INT64_MIN, _UINT64_LIMIT = -(1 << 63), 1 << 64
 #: Python types that always mean the same Go type in an interface.
 _DYNAMIC: dict[type, tuple[GoType, str]] = {
-    bool: (PLAIN_BY_NAME["bool"], "bool"), str: (PLAIN_BY_NAME["string"], "string"),
-    bytes: (PLAIN_BY_NAME["[]uint8"], "[]uint8"), float: (PLAIN_BY_NAME["float64"], "float64"),
+    bool: (PLAIN_BY_NAME["bool"], "bool"),
+    str: (PLAIN_BY_NAME["string"], "string"),
+    bytes: (PLAIN_BY_NAME["[]uint8"], "[]uint8"),
+    float: (PLAIN_BY_NAME["float64"], "float64"),
     complex: (PLAIN_BY_NAME["complex128"], "complex128"),
-    list: (PLAIN_BY_NAME["[]interface {}"], "[]interface {}"), GoTime: (TIME, "time.Time"),
+    list: (PLAIN_BY_NAME["[]interface {}"], "[]interface {}"),
+    GoTime: (TIME, "time.Time"),
     **{cls: (kind, name) for cls, (name, kind) in WRAPPERS.items()},
-}  # fmt: skip
+}
 _TYPED = (GoList, GoMap, GoStruct, GoValue)
 
 

@@ -15,8 +15,13 @@ import struct
 from reference_impl.gob._types import GoType, Kind
 
 __all__ = [
-    "TypeSender", "write_float", "write_int", "write_message", "write_string", "write_uint",
-]  # fmt: skip
+    "TypeSender",
+    "write_float",
+    "write_int",
+    "write_message",
+    "write_string",
+    "write_uint",
+]
 
 _pack_double = struct.Struct("<d").pack
 _UINTS = [bytes([n]) for n in range(128)]

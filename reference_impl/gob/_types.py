@@ -20,12 +20,37 @@ import re
 from collections.abc import Iterable, Sequence
 
 __all__ = [
-    "BOOL", "BYTES", "BY_WIRE_ID", "COMPLEX64", "COMPLEX128", "FLOAT32", "FLOAT64", "INT",
-    "INT8", "INT16", "INT32", "INT64", "INTERFACE", "MAP_INTERFACE_INTERFACE",
-    "MAP_STRING_INTERFACE", "MAX_DEPTH", "PLAIN_BY_NAME", "SLICE_OF_INTERFACE", "STRING", "TIME",
-    "UINT", "UINT8", "UINT16", "UINT32", "UINT64", "UINTPTR", "GoType", "Kind",
-    "parse_type", "same_wire",
-]  # fmt: skip
+    "BOOL",
+    "BYTES",
+    "BY_WIRE_ID",
+    "COMPLEX64",
+    "COMPLEX128",
+    "FLOAT32",
+    "FLOAT64",
+    "INT",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "INTERFACE",
+    "MAP_INTERFACE_INTERFACE",
+    "MAP_STRING_INTERFACE",
+    "MAX_DEPTH",
+    "PLAIN_BY_NAME",
+    "SLICE_OF_INTERFACE",
+    "STRING",
+    "TIME",
+    "UINT",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "UINTPTR",
+    "GoType",
+    "Kind",
+    "parse_type",
+    "same_wire",
+]
 
 #: Deepest nesting of types or values either direction accepts. Session values
 #: are a few levels deep; the limit keeps hostile input from exhausting the stack.
@@ -53,9 +78,15 @@ class Kind(enum.Enum):
 
 #: Go's predefined type ids for the kinds that never need a definition.
 _BASIC_IDS = {
-    Kind.BOOL: 1, Kind.INT: 2, Kind.UINT: 3, Kind.FLOAT: 4,
-    Kind.BYTES: 5, Kind.STRING: 6, Kind.COMPLEX: 7, Kind.INTERFACE: 8,
-}  # fmt: skip
+    Kind.BOOL: 1,
+    Kind.INT: 2,
+    Kind.UINT: 3,
+    Kind.FLOAT: 4,
+    Kind.BYTES: 5,
+    Kind.STRING: 6,
+    Kind.COMPLEX: 7,
+    Kind.INTERFACE: 8,
+}
 #: Wire types of external encodings: wireType field index 4, 5, 6 in Go.
 EXTERNAL_GOB, EXTERNAL_BINARY, EXTERNAL_TEXT = 4, 5, 6
 
@@ -255,10 +286,16 @@ BY_WIRE_ID = {
 }
 #: Interface type names whose values are plain Python values (the rest use wrappers).
 PLAIN_BY_NAME = {
-    "bool": BOOL, "int": INT, "float64": FLOAT64, "complex128": COMPLEX128, "string": STRING,
-    "[]uint8": BYTES, "[]interface {}": SLICE_OF_INTERFACE,
-    "map[string]interface {}": MAP_STRING_INTERFACE, "time.Time": TIME,
-}  # fmt: skip
+    "bool": BOOL,
+    "int": INT,
+    "float64": FLOAT64,
+    "complex128": COMPLEX128,
+    "string": STRING,
+    "[]uint8": BYTES,
+    "[]interface {}": SLICE_OF_INTERFACE,
+    "map[string]interface {}": MAP_STRING_INTERFACE,
+    "time.Time": TIME,
+}
 
 _BY_NAME: dict[str, GoType] = {
     t.name: t

@@ -19,10 +19,25 @@ from reference_impl.gob._time import ZERO_TIME
 from reference_impl.gob._types import GoType, Kind, parse_type
 
 __all__ = [
-    "WRAPPERS", "Complex64", "Float32", "GoList", "GoMap", "GoStruct", "GoValue", "Int8",
-    "Int16", "Int32", "Int64", "Uint", "Uint8", "Uint16", "Uint32", "Uint64", "Uintptr",
+    "WRAPPERS",
+    "Complex64",
+    "Float32",
+    "GoList",
+    "GoMap",
+    "GoStruct",
+    "GoValue",
+    "Int8",
+    "Int16",
+    "Int32",
+    "Int64",
+    "Uint",
+    "Uint8",
+    "Uint16",
+    "Uint32",
+    "Uint64",
+    "Uintptr",
     "zero_value",
-]  # fmt: skip
+]
 
 
 class _GoInt(int):
