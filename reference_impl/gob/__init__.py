@@ -69,7 +69,7 @@ deserialize authenticated payloads anyway.)
 from __future__ import annotations
 
 from reference_impl.gob._decode import GobDecodeError, decode
-from reference_impl.gob._encode import GobEncodeError, encode
+from reference_impl.gob._encode import FIRST_SENT_TYPE_ID, GobEncodeError, encode
 from reference_impl.gob._time import GoTime
 from reference_impl.gob._types import GoType, Kind, parse_type
 from reference_impl.gob._values import (
@@ -90,7 +90,7 @@ from reference_impl.gob._values import (
     Uint64,
     Uintptr,
 )
-from spec.errors import DeserializeError, SerializeError
+from spec.errors import ConfigurationError, DeserializeError, SerializeError
 
 __all__ = [
     "Complex64",
@@ -116,8 +116,6 @@ __all__ = [
     "parse_type",
 ]
 
-_FIRST_USER_ID = 65
-
 
 class GobSerializer:
     """Session values as Go's gob, as gorilla/securecookie's default ``GobEncoder`` writes them.
@@ -135,9 +133,13 @@ class GobSerializer:
 
     __slots__ = ("_first_type_id",)
 
-    def __init__(self, *, first_type_id: int = _FIRST_USER_ID) -> None:
-        if type(first_type_id) is not int or not _FIRST_USER_ID <= first_type_id < 1 << 31:
-            raise ValueError(f"first_type_id must be an int from 65; got {first_type_id!r}")
+    def __init__(self, *, first_type_id: int = FIRST_SENT_TYPE_ID) -> None:
+        if type(first_type_id) is not int or not FIRST_SENT_TYPE_ID <= first_type_id < 1 << 31:
+            raise ConfigurationError(
+                f"first_type_id must be an int from {FIRST_SENT_TYPE_ID} to {(1 << 31) - 1}, "
+                f"got {first_type_id!r}; leave it out unless you reproduce a long-running Go "
+                "process"
+            )
         self._first_type_id = first_type_id
 
     def serialize(self, value: object) -> bytes:
@@ -163,6 +165,6 @@ class GobSerializer:
             raise DeserializeError(exc.detail) from None
 
     def __repr__(self) -> str:
-        if self._first_type_id == _FIRST_USER_ID:
+        if self._first_type_id == FIRST_SENT_TYPE_ID:
             return "GobSerializer()"
         return f"GobSerializer(first_type_id={self._first_type_id})"

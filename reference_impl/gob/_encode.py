@@ -39,13 +39,18 @@ from reference_impl.gob._values import (
     GoValue,
 )
 
-__all__ = ["GobEncodeError", "encode"]
+__all__ = ["FIRST_SENT_TYPE_ID", "GobEncodeError", "encode"]
+
+#: The id a fresh Go process gives the first type it sends, so the first id
+#: written (gorilla's vectors start at 65). A long-running process that has
+#: already sent other types numbers new ones higher.
+FIRST_SENT_TYPE_ID = 65
 
 #: Go cannot use values of these kinds as map keys.
 _NOT_KEYS = frozenset({Kind.SLICE, Kind.MAP, Kind.BYTES})
 
 
-def encode(value: object, first_type_id: int = 65) -> bytes:
+def encode(value: object, first_type_id: int = FIRST_SENT_TYPE_ID) -> bytes:
     """Encode ``value`` as one gob stream.
 
     A ``dict`` is the session map, ``map[interface {}]interface {}``.

@@ -27,7 +27,9 @@ __all__ = ["ERR_RANGE", "GobDecodeError", "WireReader"]
 _ERR_BAD_UINT = "gob: encoded unsigned integer out of range"
 ERR_RANGE = "gob: bad data: field numbers out of bounds"
 _TOO_BIG = 1 << 33  # Go's limit on one message (8 GiB on 64-bit)
-_FIRST_USER_ID = 64
+#: Go's ``firstUserId``: ids below it are Go's predeclared types, which a
+#: stream may never redefine (a redefinition is refused, as Go refuses it).
+_FIRST_DEFINABLE_TYPE_ID = 64
 _unpack_double = struct.Struct("<d").unpack
 # Every session stream starts with the same definitions; parsing them once is
 # enough. Bounded, so junk input can only make later lookups miss.
@@ -169,7 +171,7 @@ class WireReader:
             first = False
 
     def _receive_type(self, type_id: int) -> None:
-        if type_id < _FIRST_USER_ID or type_id in self._defs:
+        if type_id < _FIRST_DEFINABLE_TYPE_ID or type_id in self._defs:
             raise GobDecodeError("gob: duplicate type received")
         start, end = self._pos, self._end
         raw = self._data[start:end] if end - start <= _CACHED_SIZE else b""

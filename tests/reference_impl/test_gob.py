@@ -44,7 +44,7 @@ from reference_impl.gob import (
     parse_type,
 )
 from reference_impl.serializers import GobSerializer as ReExported
-from spec.errors import DeserializeError, SerializeError
+from spec.errors import ConfigurationError, DeserializeError, SerializeError
 from spec.http import RecordingResponse, SimpleRequest
 from tests.interop.goracle import PERSON, canonical, to_typed
 
@@ -227,8 +227,10 @@ def test_type_ids_need_not_start_at_65() -> None:
     shifted = GobSerializer(first_type_id=1_000_000).serialize(value)
     assert shifted != GOB.serialize(value)
     assert GOB.deserialize(shifted) == value
-    with pytest.raises(ValueError, match="first_type_id"):
+    with pytest.raises(ConfigurationError, match="first_type_id must be an int from 65"):
         GobSerializer(first_type_id=64)
+    with pytest.raises(ConfigurationError, match="first_type_id"):
+        GobSerializer(first_type_id=True)
 
 
 def test_trailing_bytes_after_the_value_are_ignored_like_go() -> None:
