@@ -55,7 +55,7 @@ class _FileBackend:
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
-            raise StoreError(f"cannot read session file: {exc}") from exc
+            raise StoreError(str(exc), backend="filesystem", action="read session file") from exc
         return data, None
 
     def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
@@ -65,7 +65,7 @@ class _FileBackend:
         except FileExistsError:
             return False
         except OSError as exc:
-            raise StoreError(f"cannot create session file: {exc}") from exc
+            raise StoreError(str(exc), backend="filesystem", action="create session file") from exc
         finally:
             _unlink_quietly(temp)
         return True
@@ -79,7 +79,7 @@ class _FileBackend:
                 os.replace(temp, self.path_for(session_id))
                 return True
         except OSError as exc:
-            raise StoreError(f"cannot replace session file: {exc}") from exc
+            raise StoreError(str(exc), backend="filesystem", action="replace session file") from exc
         finally:
             _unlink_quietly(temp)
 
@@ -92,7 +92,7 @@ class _FileBackend:
                     return False
                 return True
         except OSError as exc:
-            raise StoreError(f"cannot delete session file: {exc}") from exc
+            raise StoreError(str(exc), backend="filesystem", action="delete session file") from exc
 
     def _write_temp(self, session_id: str, data: str) -> Path:
         try:
@@ -100,14 +100,14 @@ class _FileBackend:
                 prefix=f".{_PREFIX}{session_id}.", suffix=_TEMP_SUFFIX, dir=self.directory
             )
         except OSError as exc:
-            raise StoreError(f"cannot write session file: {exc}") from exc
+            raise StoreError(str(exc), backend="filesystem", action="write session file") from exc
         try:
             os.fchmod(fd, 0o600)
             _write_all(fd, data.encode("ascii"))
             os.fsync(fd)
         except OSError as exc:
             _unlink_quietly(Path(name))
-            raise StoreError(f"cannot write session file: {exc}") from exc
+            raise StoreError(str(exc), backend="filesystem", action="write session file") from exc
         finally:
             os.close(fd)
         return Path(name)
@@ -134,7 +134,9 @@ class _FileBackend:
         try:
             entries = list(os.scandir(self.directory))
         except OSError as exc:
-            raise StoreError(f"cannot list session directory {self.directory}: {exc}") from exc
+            raise StoreError(
+                str(exc), backend="filesystem", action=f"list session directory {self.directory}"
+            ) from exc
         removed = 0
         for entry in entries:
             if entry.name.startswith("." + _PREFIX) and entry.name.endswith(_TEMP_SUFFIX):

@@ -61,7 +61,7 @@ def as_store_error(action: str) -> Iterator[None]:
     try:
         yield
     except _FAILURES as exc:
-        raise StoreError(f"redis {action} failed: {type(exc).__name__}: {exc}") from exc
+        raise StoreError(f"{type(exc).__name__}: {exc}", backend="redis", action=action) from exc
 
 
 class SetCommand(NamedTuple):
@@ -121,7 +121,7 @@ class _RedisBackend(RedisKeys):
         self.client = client
 
     def read(self, session_id: str) -> tuple[str, float | None] | None:
-        with as_store_error("GET"):
+        with as_store_error("read a session (GET)"):
             raw: object = self.client.get(self.key(session_id))
         return None if raw is None else unpack(raw)
 
@@ -132,12 +132,12 @@ class _RedisBackend(RedisKeys):
         return self._set(self.set_command(session_id, data, expires_at, ttl, only_new=False))
 
     def delete(self, session_id: str) -> bool:
-        with as_store_error("DEL"):
+        with as_store_error("delete a session (DEL)"):
             removed: object = self.client.delete(self.key(session_id))
         return bool(removed)  # DEL answers how many keys it removed: 0 or 1
 
     def _set(self, command: SetCommand) -> bool:
-        with as_store_error("SET"):
+        with as_store_error("write a session (SET)"):
             done: object = self.client.set(
                 command.key, command.value, ex=command.ex, nx=command.nx, xx=command.xx
             )

@@ -347,7 +347,36 @@ class StoreError(SessionError):
     Always raised, never turned into a fresh session: an outage that looked
     like "no session" would silently log everyone out or, worse, let a write
     overwrite data the store could not read.
+
+    ``backend`` names the kind of storage (``"redis"``, ``"sql"``,
+    ``"filesystem"``) and ``action`` what was attempted (``"read a session"``),
+    so a handler or a metric can group outages without parsing text; either
+    is ``None`` when not known. The message always reads
+    ``<backend>: cannot <action>: <cause>``, leaving out the parts that are
+    ``None``. The cause is the driver's one-line text, never a session ID or
+    a statement's parameters: those reach logs.
     """
+
+    def __init__(
+        self, cause: str, *, backend: str | None = None, action: str | None = None
+    ) -> None:
+        self.backend = backend
+        self.action = action
+        self.cause = cause
+        parts = [backend] if backend else []
+        if action:
+            parts.append(f"cannot {action}")
+        super().__init__(": ".join([*parts, cause]))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickling (multiprocessing, a task queue) keeps the typed attributes.
+        return (_rebuild_store_error, (type(self), self.cause, self.backend, self.action))
+
+
+def _rebuild_store_error(
+    cls: type[StoreError], cause: str, backend: str | None, action: str | None
+) -> StoreError:
+    return cls(cause, backend=backend, action=action)
 
 
 class SessionInterruptedError(SessionError):

@@ -114,7 +114,8 @@ def delete(session_id: str) -> Plan[bool]:
     if removed is None:
         raise StoreError(
             "the backend's delete() returned None: it must return True when it "
-            "removed the record and False when there was none (RecordBackend.delete)"
+            "removed the record and False when there was none (RecordBackend.delete)",
+            action="delete a session",
         )
     return bool(removed)
 

@@ -146,7 +146,9 @@ class ServerSideCore(StoreCore):
             session_id = new_session_id()
             if (yield from step.create(session_id, data, expires_at, ttl)):
                 return session_id
-        raise StoreError(f"could not create a unique session ID in {_CREATE_ATTEMPTS} attempts")
+        raise StoreError(
+            f"no unique session ID in {_CREATE_ATTEMPTS} attempts", action="create a session"
+        )
 
     def _lifetime(self, session: Session) -> int | None:
         """Seconds the record lives: the session's own max_age, capped by the store's."""

@@ -205,8 +205,9 @@ def timed_out(
 ) -> StoreError:
     """The :class:`StoreError` for a call the database did not answer in time."""
     return StoreError(
-        f"cannot {action} in table {table.name!r}: the database did not answer within "
-        f"{seconds:g} s ({what})"
+        f"table {table.name!r}: the database did not answer within {seconds:g} s ({what})",
+        backend="sql",
+        action=action,
     )
 
 
@@ -256,7 +257,7 @@ def check_sqlite_path(url: URL) -> None:
 
 def store_error(action: str, table: sa.Table, error: sa_exc.SQLAlchemyError) -> StoreError:
     """The :class:`StoreError` for a failed statement (never its parameters: they hold IDs)."""
-    return StoreError(f"cannot {action} in table {table.name!r}: {_describe(error)}")
+    return StoreError(f"table {table.name!r}: {_describe(error)}", backend="sql", action=action)
 
 
 def _describe(error: sa_exc.SQLAlchemyError) -> str:

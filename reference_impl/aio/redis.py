@@ -48,7 +48,7 @@ class _AsyncRedisBackend(RedisKeys):
         self.client = client
 
     async def read(self, session_id: str) -> Record | None:
-        with as_store_error("GET"):
+        with as_store_error("read a session (GET)"):
             raw: object = await self.client.get(self.key(session_id))
         return None if raw is None else unpack(raw)
 
@@ -63,12 +63,12 @@ class _AsyncRedisBackend(RedisKeys):
         return await self._set(self.set_command(session_id, data, expires_at, ttl, only_new=False))
 
     async def delete(self, session_id: str) -> bool:
-        with as_store_error("DEL"):
+        with as_store_error("delete a session (DEL)"):
             removed: object = await self.client.delete(self.key(session_id))
         return bool(removed)  # DEL answers how many keys it removed: 0 or 1
 
     async def _set(self, command: SetCommand) -> bool:
-        with as_store_error("SET"):
+        with as_store_error("write a session (SET)"):
             done: object = await self.client.set(
                 command.key, command.value, ex=command.ex, nx=command.nx, xx=command.xx
             )

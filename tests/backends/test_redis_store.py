@@ -188,8 +188,12 @@ def test_wrong_type_key_is_a_store_error(store: RedisStore, redis_client: redis.
     key = store.key_for(browser.visit(store, user="alice").id)
     redis_client.delete(key)
     redis_client.hset(key, "x", "1")  # another application writes under our prefix
-    with pytest.raises(StoreError, match="WRONGTYPE"):
+    with pytest.raises(StoreError, match="WRONGTYPE") as info:
         browser.load(store)
+    assert (info.value.backend, info.value.action) == ("redis", "read a session (GET)")
+    assert str(info.value).startswith(
+        "redis: cannot read a session (GET): ResponseError: WRONGTYPE"
+    )
 
 
 def test_deleted_by_another_client_is_not_resurrected(

@@ -303,7 +303,8 @@ def test_a_database_error_is_a_store_error_without_the_id(stores: _Stores) -> No
     with pytest.raises(StoreError) as info:
         browser.load(store)
     assert session_id not in str(info.value)
-    assert "read a session" in str(info.value)
+    assert (info.value.backend, info.value.action) == ("sql", "read a session")
+    assert str(info.value).startswith(f"sql: cannot read a session: table {store.table.name!r}: ")
 
 
 def test_an_engine_passed_in_is_shared_and_left_open(tmp_path: Path) -> None:

@@ -122,6 +122,29 @@ def test_groups_can_be_caught_separately() -> None:
     assert not isinstance(e.SessionInterruptedError("s"), e.StoreError | e.DecodeError)
 
 
+def test_store_error_carries_backend_and_action_in_one_message_style() -> None:
+    """A StoreError reads "<backend>: cannot <action>: <cause>", and keeps both as attributes."""
+    import pickle
+
+    full = e.StoreError("TimeoutError: Timeout reading", backend="redis", action="read a session")
+    assert str(full) == "redis: cannot read a session: TimeoutError: Timeout reading"
+    assert (full.backend, full.action, full.cause) == (
+        "redis",
+        "read a session",
+        "TimeoutError: Timeout reading",
+    )
+    assert str(e.StoreError("x", action="create a session")) == "cannot create a session: x"
+    bare = e.StoreError("backend down")
+    assert (str(bare), bare.backend, bare.action) == ("backend down", None, None)
+    copy = pickle.loads(pickle.dumps(full))
+    assert (type(copy), str(copy), copy.backend, copy.action) == (
+        e.StoreError,
+        str(full),
+        "redis",
+        "read a session",
+    )
+
+
 @pytest.mark.parametrize(
     ("count", "suffix"), [(1, ""), (2, " (and 1 other error)"), (3, " (and 2 other errors)")]
 )

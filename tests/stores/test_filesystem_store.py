@@ -21,6 +21,7 @@ from spec import ManualClock, Options
 from spec.errors import (
     ConfigurationError,
     InvalidSessionIDError,
+    StoreError,
     ValueTooLongError,
 )
 from spec.http import RecordingResponse, SimpleRequest
@@ -364,7 +365,7 @@ def test_a_short_write_raises_and_keeps_the_old_file(tmp_path: Path, kind: str) 
     )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
-    assert result["outcome"].startswith("StoreError: cannot write session file"), result
+    assert result["outcome"].startswith("StoreError: filesystem: cannot write session file"), result
     assert result["set_cookie"] == []
     assert path.read_bytes() == before
     assert browser.load(store).values == {"state": "A" * 100}
@@ -419,3 +420,19 @@ def test_purge_rechecks_the_age_under_the_lock(
     assert saved == [True]
     browser.receive(response)
     assert browser.load(store).values == {"k": "v2"}
+
+
+def test_an_unreadable_session_file_is_a_store_error_naming_backend_and_action(
+    tmp_path: Path,
+) -> None:
+    """S-11.5: a session file that cannot be read is an outage, and says where and what failed."""
+    store = FilesystemStore(tmp_path, HASH, BLOCK)
+    browser = Browser()
+    browser.visit(store, user="alice")
+    (path,) = session_files(tmp_path)
+    path.unlink()
+    path.mkdir()  # reading it now fails with an OSError that is not "no such file"
+    with pytest.raises(StoreError) as info:
+        browser.load(store)
+    assert (info.value.backend, info.value.action) == ("filesystem", "read session file")
+    assert str(info.value).startswith("filesystem: cannot read session file: [Errno ")
