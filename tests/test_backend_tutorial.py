@@ -1,47 +1,93 @@
-"""The store of docs/writing-a-backend.md: the draft fails S-10.5, the fix passes everything."""
+"""docs/writing-a-backend.md runs as printed: its blocks, its example module, its commands.
+
+The page's story is checked end to end: the first draft's backend fails
+S-10.5 and nothing else, and the fixed one passes every clause it claims,
+each through the exact ``python -m conformance`` line the page prints, run
+from the repository root.
+"""
 
 from __future__ import annotations
 
+import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from conformance import Capabilities, StoreConformance
-from docs.examples.sqlite_backend import SQLiteStore
-from spec import ManualClock
-
-CAPABILITIES = Capabilities(server_side=True, max_value_bytes=4096, id_sample_size=2000)
+ROOT = Path(__file__).parents[1]
+PAGE = ROOT / "docs" / "writing-a-backend.md"
+EXAMPLE = ROOT / "docs" / "examples" / "sqlite_backend.py"
 
 
-class TestTutorialSQLiteStore(StoreConformance[SQLiteStore]):
-    capabilities = CAPABILITIES
-
-    @pytest.fixture(autouse=True)
-    def _database(self, tmp_path: Path) -> None:
-        self.database = str(tmp_path / "sessions.db")
-
-    def make_store(self, clock: ManualClock) -> SQLiteStore:
-        return SQLiteStore(self.database, b"k" * 32, clock=clock)
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"^ *```{language}\n(.*?)^ *```", PAGE.read_text(), flags=re.S | re.M)
 
 
-DRAFT = """
-from conformance import Capabilities, StoreConformance
-from docs.examples.sqlite_backend import NaiveSQLiteStore
+def _dedent(block: str) -> str:
+    lines = block.splitlines()
+    indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+    return "\n".join(line[indent:] for line in lines) + "\n"
 
 
-class TestDraft(StoreConformance):
-    capabilities = Capabilities(server_side=True, id_sample_size=100)
+def _command(factory: str) -> list[str]:
+    """The page's ``python -m conformance`` line for ``factory``, with this interpreter."""
+    (line,) = [
+        line
+        for block in _blocks("sh")
+        for line in block.splitlines()
+        if line.startswith("python -m conformance") and line.endswith(f":{factory}")
+    ]
+    argv = shlex.split(line)
+    return [sys.executable, *argv[1:]]
 
-    def make_store(self, clock):
-        return NaiveSQLiteStore(":memory:", b"k" * 32, clock=clock)
-"""
+
+def _run(factory: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _command(factory), cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
-def test_the_draft_fails_exactly_the_resurrection_clause(pytester: pytest.Pytester) -> None:
-    """The tutorial's first draft fails S-10.5 and nothing else, as the page shows."""
-    pytester.makepyfile(test_draft=DRAFT)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", "-rf")
-    outcomes = result.parseoutcomes()
-    failed = [line for line in result.outlines if line.startswith("FAILED")]
-    assert outcomes.get("failed") == 1, result.stdout.str()
-    assert "test_s10_5_no_resurrection_after_delete" in failed[0]
+def _printed_summary(marker: str) -> str:
+    """The summary line the page prints for a run (``PASS:`` or ``FAIL:``)."""
+    (line,) = [
+        line for block in _blocks("text") for line in block.splitlines() if line.startswith(marker)
+    ]
+    return line
+
+
+def test_every_python_block_runs_as_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each block runs on its own, from the repository root, in a fresh namespace."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.syspath_prepend(str(ROOT))
+    blocks = _blocks("python")
+    assert len(blocks) >= 5
+    for block in blocks:
+        exec(compile(_dedent(block), str(PAGE), "exec"), {"__name__": "tutorial_block"})
+
+
+@pytest.mark.parametrize("name", ["DraftBackend", "SQLiteBackend"])
+def test_the_page_shows_the_example_module_code(name: str) -> None:
+    """The classes printed on the page are the ones the commands check, word for word."""
+    (block,) = [b for b in _blocks("python") if f"class {name}(" in b or f"class {name}:" in b]
+    shown = block[block.index(f"class {name}") :]
+    assert shown in EXAMPLE.read_text()
+
+
+def test_the_finished_backend_passes_the_command_from_the_page() -> None:
+    """``python -m conformance docs.examples.sqlite_backend:factory`` exits 0, as printed."""
+    result = _run("factory")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _printed_summary("PASS:") in result.stdout
+    assert re.search(r"^S-10\.5 .* pass$", result.stdout, flags=re.M), result.stdout
+
+
+def test_the_draft_fails_exactly_the_resurrection_clause() -> None:
+    """The first draft (``update`` upserts) fails S-10.5 and nothing else, as the page shows."""
+    result = _run("draft_factory")
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = re.findall(r"^(S-\d+\.\d+) .*FAIL$", result.stdout, flags=re.M)
+    assert failed == ["S-10.5"], result.stdout
+    assert _printed_summary("FAIL:") in result.stdout
+    assert "test_s10_5_no_resurrection_after_delete" in result.stdout
