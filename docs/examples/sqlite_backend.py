@@ -29,39 +29,54 @@ class DraftBackend:
         self._lock = threading.Lock()  # one connection, shared by every thread
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._run(
+            "create the table",
             "CREATE TABLE IF NOT EXISTS sessions "
-            "(id TEXT PRIMARY KEY, data TEXT NOT NULL, expires_at REAL)"
+            "(id TEXT PRIMARY KEY, data TEXT NOT NULL, expires_at REAL)",
         )
 
     def read(self, session_id: str) -> tuple[str, float | None] | None:
-        _, row = self._run("SELECT data, expires_at FROM sessions WHERE id = ?", session_id)
+        _, row = self._run(
+            "read a session", "SELECT data, expires_at FROM sessions WHERE id = ?", session_id
+        )
         return None if row is None else (row[0], row[1])
 
     def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         changed, _ = self._run(
-            "INSERT OR IGNORE INTO sessions VALUES (?, ?, ?)", session_id, data, expires_at
+            "create a session",
+            "INSERT OR IGNORE INTO sessions VALUES (?, ?, ?)",
+            session_id,
+            data,
+            expires_at,
         )
         return changed == 1  # False: the ID is taken, and nothing was written
 
     def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
-        self._run("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)", session_id, data, expires_at)
+        self._run(
+            "update a session",
+            "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)",
+            session_id,
+            data,
+            expires_at,
+        )
         return True
 
     def delete(self, session_id: str) -> bool:
-        changed, _ = self._run("DELETE FROM sessions WHERE id = ?", session_id)
+        changed, _ = self._run("delete a session", "DELETE FROM sessions WHERE id = ?", session_id)
         return changed == 1  # True only if this call removed the row
 
     def close(self) -> None:
         self._db.close()
 
-    def _run(self, sql: str, *args: object) -> tuple[int, tuple[str, float | None] | None]:
+    def _run(
+        self, action: str, sql: str, *args: object
+    ) -> tuple[int, tuple[str, float | None] | None]:
         """Run one statement under the lock; return (rows changed, first row)."""
         try:
             with self._lock:
                 cursor = self._db.execute(sql, args)
                 return cursor.rowcount, cursor.fetchone()
         except sqlite3.Error as exc:  # an outage must never look like "no session"
-            raise StoreError(f"sqlite: {exc}") from exc
+            raise StoreError(str(exc), backend="sqlite", action=action) from exc
 
 
 class SQLiteBackend(DraftBackend):
@@ -69,6 +84,7 @@ class SQLiteBackend(DraftBackend):
 
     def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         changed, _ = self._run(
+            "update a session",
             "UPDATE sessions SET data = ?, expires_at = ? WHERE id = ?",
             data,
             expires_at,
