@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from spec.options import DEFAULT_MAX_AGE
+
 __all__ = ["ALL_VALUE_TYPES", "Capabilities"]
 
 #: Value kinds the suite can round-trip, by name (see ``conformance.strategies``).
@@ -33,7 +35,7 @@ class Capabilities(BaseModel):
     #: Largest encoded cookie or record accepted, or ``None`` for no limit (S-9.11).
     max_value_bytes: int | None = 4096
     #: Server-side expiry (seconds) of stores from ``make_store`` (S-9.4).
-    store_max_age: int = 86400 * 30
+    store_max_age: int = DEFAULT_MAX_AGE
     #: Value kinds the store's serializer round-trips (S-9.1).
     value_types: frozenset[str] = ALL_VALUE_TYPES
     #: The store may be used from several threads at once (S-12.1).

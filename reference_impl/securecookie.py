@@ -53,6 +53,7 @@ from spec.errors import (
     TimestampTooNewError,
     ValueTooLongError,
 )
+from spec.options import DEFAULT_MAX_AGE as _OPTIONS_DEFAULT_MAX_AGE
 from spec.protocols import Clock, Codec, Serializer
 
 __all__ = [
@@ -67,8 +68,8 @@ __all__ = [
     "generate_random_key",
 ]
 
-#: gorilla's default expiry: 30 days.
-DEFAULT_MAX_AGE = 86400 * 30
+#: gorilla's default expiry: 30 days (``spec.options.DEFAULT_MAX_AGE``, defined once there).
+DEFAULT_MAX_AGE = _OPTIONS_DEFAULT_MAX_AGE
 #: gorilla's default limit on the encoded value; browsers drop cookies over about 4096 bytes.
 DEFAULT_MAX_LENGTH = 4096
 #: Hash keys shorter than this draw a :class:`~spec.errors.SecurityWarning`.

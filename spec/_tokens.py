@@ -11,11 +11,14 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from spec.errors import InvalidCookieNameError
+
 __all__ = [
     "LAST_EXPIRES",
     "MAX_AGE_LIMIT",
     "TOKEN",
     "check_cookie_domain",
+    "check_cookie_name",
     "check_cookie_path",
     "check_max_age",
     "is_cookie_domain",
@@ -38,6 +41,15 @@ MAX_AGE_LIMIT = LAST_EXPIRES - _HORIZON
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*", re.ASCII)
+
+
+def check_cookie_name(name: str) -> None:
+    """Raise :class:`InvalidCookieNameError` unless ``name`` is an RFC 7230 token."""
+    # The one check (Cookie, Session, the registry and the framework adapters
+    # call it; hot paths inline TOKEN.fullmatch and raise the same error), so
+    # the rule and its message cannot drift apart.
+    if TOKEN.fullmatch(name) is None:
+        raise InvalidCookieNameError(name)
 
 
 def is_token(name: str) -> bool:

@@ -19,10 +19,10 @@ from spec._tokens import (
     LAST_EXPIRES,
     TOKEN,
     check_cookie_domain,
+    check_cookie_name,
     check_cookie_path,
     check_max_age,
     is_cookie_domain,
-    is_token,
     is_valid_value_byte,
 )
 from spec.options import Options, SameSite
@@ -69,8 +69,7 @@ class Cookie(ValidatedModel):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not is_token(value):
-            raise ValueError(f"sessions: invalid character in cookie name: {value}")
+        check_cookie_name(value)  # InvalidCookieNameError is a ValueError: pydantic wraps it
         return value
 
     @field_validator("path")

@@ -8,8 +8,9 @@ the user's definition site, not a crash on the first request.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import MutableMapping, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeGuard, runtime_checkable
 
 if TYPE_CHECKING:
     from spec.cookie import Cookie
@@ -121,3 +122,10 @@ class AsyncStore(Protocol):
     async def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
         """Persist ``session`` and write its cookie to ``response``."""
         ...
+
+
+def is_async_store(store: object) -> TypeGuard[AsyncStore]:
+    """Whether ``store`` is an :class:`AsyncStore` (its ``save`` is a coroutine function)."""
+    # Defined beside AsyncStore so that Session.save/asave, the registry and
+    # the adapters all decide "async or not" with this one test.
+    return inspect.iscoroutinefunction(getattr(store, "save", None))

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import threading
-from typing import TypeGuard
 
-from spec._tokens import TOKEN, is_token
+from spec._tokens import TOKEN, check_cookie_name
 from spec.errors import ConfigurationError, InvalidCookieNameError, SaveAllError
-from spec.protocols import AsyncStore, Request, ResponseWriter, Store
+from spec.protocols import AsyncStore, Request, ResponseWriter, Store, is_async_store
 from spec.session import Session
 
 __all__ = [
@@ -41,12 +39,6 @@ def owner_of(request: Request) -> object:
     """
     owner = getattr(request, "owner", None)
     return request.state if owner is None else owner
-
-
-def check_cookie_name(name: str) -> None:
-    """Raise :class:`InvalidCookieNameError` unless ``name`` is an RFC 7230 token."""
-    if not is_token(name):
-        raise InvalidCookieNameError(name)
 
 
 class Registry:
@@ -212,11 +204,6 @@ class Registry:
                 failures.append((session.name, exc))
         if failures:
             raise SaveAllError(failures)
-
-
-def is_async_store(store: object) -> TypeGuard[AsyncStore]:
-    """Whether ``store`` is an :class:`AsyncStore` (its ``save`` is a coroutine function)."""
-    return inspect.iscoroutinefunction(getattr(store, "save", None))
 
 
 def save_all(request: Request, response: ResponseWriter, *, only_modified: bool = False) -> None:

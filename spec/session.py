@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 from typing import TYPE_CHECKING
 
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from spec._model import ValidatedModel
-from spec._tokens import is_token
+from spec._tokens import check_cookie_name
 from spec._tracked import TrackedDict
 from spec.errors import ConfigurationError, DecodeError, MissingStoreError
 from spec.options import Options
+from spec.protocols import is_async_store
 
 if TYPE_CHECKING:
     from spec.protocols import AsyncStore, Request, ResponseWriter, Store
@@ -100,8 +100,7 @@ class Session(ValidatedModel):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not is_token(value):
-            raise ValueError(f"sessions: invalid character in cookie name: {value}")
+        check_cookie_name(value)  # InvalidCookieNameError is a ValueError: pydantic wraps it
         return value
 
     # -- store binding -----------------------------------------------------
@@ -164,7 +163,7 @@ class Session(ValidatedModel):
         store = self._store
         if store is None:
             raise MissingStoreError(self.name)
-        if inspect.iscoroutinefunction(store.save):
+        if is_async_store(store):
             raise ConfigurationError(f"session {self.name!r} comes from an async store: use asave")
         store.save(request, response, self)
 
@@ -173,7 +172,7 @@ class Session(ValidatedModel):
         store = self._store
         if store is None:
             raise MissingStoreError(self.name)
-        if inspect.iscoroutinefunction(store.save):
+        if is_async_store(store):
             await store.save(request, response, self)
         else:
             await asyncio.to_thread(store.save, request, response, self)

@@ -128,4 +128,23 @@ def test_gob_serializer_is_still_reexported_from_serializers() -> None:
 
     assert GobSerializer is gob.GobSerializer
     with pytest.raises(ImportError, match="cannot import name 'Nope'"):
-        from reference_impl.serializers import Nope  # type: ignore[attr-defined]  # noqa: F401
+        from reference_impl.serializers import Nope  # noqa: F401
+
+
+def test_shared_facts_have_one_source() -> None:
+    """The 30-day default, the int64 bounds and the cookie-name check are each defined once."""
+    from conformance import Capabilities
+    from reference_impl import securecookie
+    from reference_impl._codec import primitives
+    from reference_impl.gob import _encode, _mapping, _time
+    from spec import _tokens, cookie, options, registry, session
+
+    assert securecookie.DEFAULT_MAX_AGE is options.DEFAULT_MAX_AGE
+    assert Capabilities().store_max_age == options.DEFAULT_MAX_AGE
+    for module in (_encode, _mapping, _time):
+        assert (module.INT64_MIN, module.INT64_MAX) == (primitives.INT64_MIN, primitives.INT64_MAX)
+        assert module.INT64_MIN is primitives.INT64_MIN, module.__name__
+    assert registry.check_cookie_name is _tokens.check_cookie_name
+    for module in (cookie, session):  # the model validators call the one check
+        assert vars(module)["check_cookie_name"] is _tokens.check_cookie_name
+    assert vars(session)["is_async_store"] is registry.is_async_store

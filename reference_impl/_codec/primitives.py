@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algori
 from spec.errors import Base64DecodeError
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
     "IV_SIZE",
     "AesCtr",
     "HmacSha256",
@@ -227,7 +229,8 @@ def _cached_steps(blocks: int) -> int:
 # --------------------------------------------------------------------------
 # Numbers as Go writes and reads them
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+#: Go's int64 range, the one definition the codec and gob share.
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 _INT = int.__repr__
 
 
@@ -244,7 +247,7 @@ def parse_int64(text: bytes) -> int | None:
     number = int(significant or b"0")
     if text[:1] == b"-":
         number = -number
-    return number if _INT64_MIN <= number <= _INT64_MAX else None
+    return number if INT64_MIN <= number <= INT64_MAX else None
 
 
 def go_float(number: float) -> str:

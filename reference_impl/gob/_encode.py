@@ -14,7 +14,8 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from reference_impl.gob._mapping import INT64_MIN, GobEncodeError, infer
+from reference_impl._codec.primitives import INT64_MAX, INT64_MIN
+from reference_impl.gob._mapping import GobEncodeError, infer
 from reference_impl.gob._time import GoTime
 from reference_impl.gob._typedefs import (
     TypeSender,
@@ -80,7 +81,7 @@ def _basic_body(value: Any) -> bytes | None:
             return None  # the general path reports it
         return write_uint(len(raw)) + raw
     if value.__class__ is int:
-        return write_int(value) if INT64_MIN <= value < -INT64_MIN else None
+        return write_int(value) if INT64_MIN <= value <= INT64_MAX else None
     if value.__class__ is bool:
         return b"\x01" if value else b"\x00"
     return write_float(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 
+from reference_impl._codec.primitives import INT64_MAX, INT64_MIN
 from reference_impl.gob._time import GoTime
 from reference_impl.gob._types import (
     MAP_INTERFACE_INTERFACE,
@@ -20,9 +21,9 @@ from reference_impl.gob._types import (
 )
 from reference_impl.gob._values import WRAPPERS, GoList, GoMap, GoStruct, GoValue
 
-__all__ = ["INT64_MIN", "GobEncodeError", "infer"]
+__all__ = ["GobEncodeError", "infer"]
 
-INT64_MIN, _UINT64_LIMIT = -(1 << 63), 1 << 64
+_UINT64_LIMIT = 1 << 64
 #: Python types that always mean the same Go type in an interface.
 _DYNAMIC: dict[type, tuple[GoType, str]] = {
     bool: (PLAIN_BY_NAME["bool"], "bool"),
@@ -60,7 +61,7 @@ def infer(value: object) -> tuple[GoType, str]:
         return found
     if kind is int:
         number: int = value  # type: ignore[assignment]
-        if INT64_MIN <= number < -INT64_MIN:
+        if INT64_MIN <= number <= INT64_MAX:
             return PLAIN_BY_NAME["int"], "int"
         if 0 <= number < _UINT64_LIMIT:
             return UINT64, "uint64"

@@ -6,11 +6,12 @@ import datetime
 import struct
 from dataclasses import dataclass
 
+from reference_impl._codec.primitives import INT64_MAX, INT64_MIN
+
 __all__ = ["ZERO_TIME", "GoTime"]
 
 # Seconds from Go's internal epoch (January 1, year 1, UTC) to the Unix epoch.
 _UNIX_TO_INTERNAL = 62135596800
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _TIME_V1, _TIME_V2 = 1, 2
 
@@ -30,7 +31,7 @@ class GoTime:
     offset: int | None = None
 
     def __post_init__(self) -> None:
-        if not _INT64_MIN <= self.unix + _UNIX_TO_INTERNAL <= _INT64_MAX:
+        if not INT64_MIN <= self.unix + _UNIX_TO_INTERNAL <= INT64_MAX:
             raise OverflowError(f"time {self.unix} is outside Go's range")
         if not 0 <= self.nanosecond <= 999_999_999:
             raise ValueError(f"nanosecond {self.nanosecond} is not in 0..999999999")
