@@ -205,12 +205,12 @@ class SerializeError(EncodeError, TypeError):
         super().__init__(_MSG_CAUSED_BY + detail)
 
 
-class ValueTooLongError(EncodeError):
-    """The encoded value is longer than the codec's ``max_length``.
+class _TooLong(SessionError):
+    """What the two "too long" errors share, so they read alike.
 
-    Browsers silently drop cookies over about 4096 bytes, which would log the
-    user out with no error anywhere; refusing to emit such a cookie makes the
-    problem visible where it can be fixed.
+    ``args[0]`` is gorilla/securecookie 1.1.2's text (``securecookie: the
+    value is too long: N``), which people grep logs for; ``str()`` adds the
+    limit, which says what to change.
     """
 
     def __init__(self, length: int, limit: int) -> None:
@@ -222,6 +222,15 @@ class ValueTooLongError(EncodeError):
         return f"{self.args[0]} (limit {self.limit})"
 
 
+class ValueTooLongError(_TooLong, EncodeError):
+    """The encoded value is longer than the codec's ``max_length``.
+
+    Browsers silently drop cookies over about 4096 bytes, which would log the
+    user out with no error anywhere; refusing to emit such a cookie makes the
+    problem visible where it can be fixed.
+    """
+
+
 # --------------------------------------------------------------------------
 # Decoding: a cookie or stored record is rejected.
 
@@ -230,13 +239,8 @@ class DecodeError(SessionError):
     """An incoming cookie or stored record cannot be trusted or read."""
 
 
-class CookieTooLongError(DecodeError):
+class CookieTooLongError(_TooLong, DecodeError):
     """The incoming value is longer than ``max_length``; rejected before any work."""
-
-    def __init__(self, length: int, limit: int) -> None:
-        self.length = length
-        self.limit = limit
-        super().__init__(f"securecookie: the value is too long: {length}")
 
 
 class Base64DecodeError(DecodeError):

@@ -14,7 +14,10 @@ from spec import errors as e
         (e.NoCodecsError(), "securecookie: no codecs provided"),
         (e.InvalidCookieNameError("a b"), "sessions: invalid character in cookie name: a b"),
         (e.MissingStoreError("s"), 'sessions: missing store for session "s"'),
-        (e.CookieTooLongError(5000, 4096), "securecookie: the value is too long: 5000"),
+        (
+            e.CookieTooLongError(5000, 4096),
+            "securecookie: the value is too long: 5000 (limit 4096)",
+        ),
         (
             e.Base64DecodeError(7),
             "securecookie: base64 decode failed - caused by: illegal base64 data at input byte 7",
@@ -81,9 +84,12 @@ def test_security_warning_is_a_user_warning() -> None:
     assert "SecurityWarning" in e.__all__
 
 
-def test_value_too_long_names_size_and_limit() -> None:
-    """S-7.1: the encode-side error keeps Go's text and adds the limit."""
-    err = e.ValueTooLongError(5000, 4096)
+@pytest.mark.parametrize("kind", [e.ValueTooLongError, e.CookieTooLongError])
+def test_too_long_errors_name_size_and_limit_alike(
+    kind: type[e.ValueTooLongError | e.CookieTooLongError],
+) -> None:
+    """S-7.1: both "too long" errors keep Go's text in args[0] and add the limit."""
+    err = kind(5000, 4096)
     assert (err.length, err.limit) == (5000, 4096)
     assert err.args[0] == "securecookie: the value is too long: 5000"
     assert str(err) == "securecookie: the value is too long: 5000 (limit 4096)"
