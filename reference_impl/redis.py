@@ -13,7 +13,7 @@ Every command touches one key (GET, SET NX/XX, DEL), so the store works on
 Redis Cluster unchanged (pass a ``redis.cluster.RedisCluster`` as
 ``client=``). The Redis TTL only collects garbage; whether a session is alive
 is decided by the store's clock (``docs/backends/redis.md``). The keys,
-record format and commands (:class:`RedisKeys`) are shared with the async
+record format and commands (``_RedisKeys``) are shared with the async
 twin, ``reference_impl.aio.redis.AsyncRedisStore``.
 """
 
@@ -41,22 +41,18 @@ from spec import Clock, Options
 from spec.errors import ConfigurationError, DeserializeError, StoreError
 from spec.protocols import Serializer
 
-__all__ = [
-    "DEFAULT_URL",
-    "RedisKeys",
-    "RedisStore",
-    "SetCommand",
-    "as_store_error",
-    "pool_settings",
-    "unpack",
-]
+# The helpers below with a leading underscore (_RedisKeys, _SetCommand,
+# _as_store_error, _pool_settings, _unpack, _BACKOFF) are shared with
+# reference_impl.aio.redis only, so both stores send the same commands; they
+# are not API.
+__all__ = ["DEFAULT_URL", "RedisStore"]
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 _FAILURES = (RedisError, RedisClusterException, OSError)
 
 
 @contextlib.contextmanager
-def as_store_error(action: str) -> Iterator[None]:
+def _as_store_error(action: str) -> Iterator[None]:
     """Turn every client failure into :class:`StoreError`: an outage is never "no session"."""
     try:
         yield
@@ -64,7 +60,7 @@ def as_store_error(action: str) -> Iterator[None]:
         raise StoreError(f"{type(exc).__name__}: {exc}", backend="redis", action=action) from exc
 
 
-class SetCommand(NamedTuple):
+class _SetCommand(NamedTuple):
     """One ``SET key value [EX ttl] NX|XX``, built once for the sync and async backends."""
 
     key: str
@@ -74,7 +70,7 @@ class SetCommand(NamedTuple):
     xx: bool
 
 
-class RedisKeys:
+class _RedisKeys:
     """Where and what both backends write: keys, packed records and ``SET`` options.
 
     Shared with ``reference_impl.aio.redis``, so the async store sends
@@ -96,17 +92,17 @@ class RedisKeys:
         ttl: int | None,
         *,
         only_new: bool,
-    ) -> SetCommand:
+    ) -> _SetCommand:
         """``SET NX`` to create (never overwrites), ``SET XX`` to update (never resurrects)."""
         if ttl is not None and self.ttl_cap is not None:
             ttl = min(ttl, self.ttl_cap)
         # Without a TTL (store max age 0), a plain SET also clears an old one.
-        return SetCommand(
+        return _SetCommand(
             self.key(session_id), _pack(data, expires_at), ttl, only_new, not only_new
         )
 
 
-class _RedisBackend(RedisKeys):
+class _RedisBackend(_RedisKeys):
     """The four record primitives, one single-key Redis command each.
 
     ``create`` is ``SET NX`` (never overwrites another session), ``update`` is
@@ -121,9 +117,9 @@ class _RedisBackend(RedisKeys):
         self.client = client
 
     def read(self, session_id: str) -> tuple[str, float | None] | None:
-        with as_store_error("read a session (GET)"):
+        with _as_store_error("read a session (GET)"):
             raw: object = self.client.get(self.key(session_id))
-        return None if raw is None else unpack(raw)
+        return None if raw is None else _unpack(raw)
 
     def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
         return self._set(self.set_command(session_id, data, expires_at, ttl, only_new=True))
@@ -132,12 +128,12 @@ class _RedisBackend(RedisKeys):
         return self._set(self.set_command(session_id, data, expires_at, ttl, only_new=False))
 
     def delete(self, session_id: str) -> bool:
-        with as_store_error("delete a session (DEL)"):
+        with _as_store_error("delete a session (DEL)"):
             removed: object = self.client.delete(self.key(session_id))
         return bool(removed)  # DEL answers how many keys it removed: 0 or 1
 
-    def _set(self, command: SetCommand) -> bool:
-        with as_store_error("write a session (SET)"):
+    def _set(self, command: _SetCommand) -> bool:
+        with _as_store_error("write a session (SET)"):
             done: object = self.client.set(
                 command.key, command.value, ex=command.ex, nx=command.nx, xx=command.xx
             )
@@ -148,7 +144,7 @@ def _pack(data: str, expires_at: float | None) -> str:
     return ("" if expires_at is None else repr(float(expires_at))) + "|" + data
 
 
-def unpack(raw: object) -> tuple[str, float | None]:
+def _unpack(raw: object) -> tuple[str, float | None]:
     """Split ``<deadline>|<data>``; anything else is a corrupt record.
 
     A corrupt value (not ASCII, no ``|``, a deadline that is not a finite
@@ -166,7 +162,7 @@ def unpack(raw: object) -> tuple[str, float | None]:
     return data, deadline
 
 
-def pool_settings(
+def _pool_settings(
     timeout: float, connect_timeout: float, max_connections: int | None, retries: int
 ) -> tuple[dict[str, object], bool]:
     """Pool keywords (without ``retry``) and whether the pool must block: sync and async alike."""
@@ -181,19 +177,19 @@ def pool_settings(
     )
 
 
-#: Quick retries with jitter (``Retry(BACKOFF(), retries)``, sync or async ``Retry``).
-BACKOFF = partial(EqualJitterBackoff, cap=0.1, base=0.01)
+#: Quick retries with jitter (``Retry(_BACKOFF(), retries)``, sync or async ``Retry``).
+_BACKOFF = partial(EqualJitterBackoff, cap=0.1, base=0.01)
 
 
 def _client_for(
     url: str, timeout: float, connect_timeout: float, max_connections: int | None, retries: int
 ) -> redis_py.Redis:
     """A client with its own pool; nothing connects until the first command."""
-    settings, blocking = pool_settings(timeout, connect_timeout, max_connections, retries)
+    settings, blocking = _pool_settings(timeout, connect_timeout, max_connections, retries)
     pool_class = redis_py.BlockingConnectionPool if blocking else redis_py.ConnectionPool
     from_url: Callable[..., redis_py.ConnectionPool] = pool_class.from_url  # untyped in redis 5
     try:
-        pool = from_url(url, retry=Retry(BACKOFF(), retries), **settings)
+        pool = from_url(url, retry=Retry(_BACKOFF(), retries), **settings)
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(f"RedisStore: bad url: {exc}") from exc
     return redis_py.Redis(connection_pool=pool)

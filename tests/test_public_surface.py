@@ -148,3 +148,16 @@ def test_shared_facts_have_one_source() -> None:
     for module in (cookie, session):  # the model validators call the one check
         assert vars(module)["check_cookie_name"] is _tokens.check_cookie_name
     assert vars(session)["is_async_store"] is registry.is_async_store
+
+
+def test_redis_module_exports_only_the_store() -> None:
+    """The helpers shared with the async twin (keys, SET, errors, pool) are private."""
+    from reference_impl import redis
+
+    assert sorted(redis.__all__) == ["DEFAULT_URL", "RedisStore"]
+    defined_here = [
+        name
+        for name, obj in vars(redis).items()
+        if getattr(obj, "__module__", None) == redis.__name__ and not name.startswith("_")
+    ]
+    assert defined_here == ["RedisStore"]

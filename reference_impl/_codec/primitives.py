@@ -1,7 +1,8 @@
 """Go's byte-level conventions for the codec: base64, HMAC-SHA256, AES-CTR, number texts.
 
 Private to ``reference_impl``. Each helper is the fast way to do one job (see
-``performance-notes.md``) and is checked in the tests against the slow,
+"Where the time goes" in ``docs/performance.md``, measured with
+``bench/codec.py``) and is checked in the tests against the slow,
 obvious way or against Go 1.19 itself: ``cryptography``'s own CTR mode,
 :func:`hmac.digest`, Go's base64 error offsets, Go's float64 JSON text.
 """

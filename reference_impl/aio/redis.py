@@ -3,7 +3,7 @@
 Needs the ``sessionspec[redis]`` extra (redis-py). Keys, record format
 (``<deadline>|<securecookie text>``) and commands (GET, SET NX/XX with EX,
 DEL) are those of :class:`reference_impl.redis.RedisStore`, built by the
-same :class:`~reference_impl.redis.RedisKeys`, so sync and async stores (and
+same ``reference_impl.redis._RedisKeys``, so sync and async stores (and
 their processes) share one Redis keyspace. Like every ``redis.asyncio``
 client, a store's connections belong to the event loop that opened them:
 use a store from one loop (the app's).
@@ -25,13 +25,13 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 from reference_impl._store.drivers import AsyncServerSideStore
 from reference_impl._store.plan import Record
 from reference_impl.redis import (
-    BACKOFF,
+    _BACKOFF,
     DEFAULT_URL,
-    RedisKeys,
-    SetCommand,
-    as_store_error,
-    pool_settings,
-    unpack,
+    _as_store_error,
+    _pool_settings,
+    _RedisKeys,
+    _SetCommand,
+    _unpack,
 )
 from spec import Clock, Options
 from spec.errors import ConfigurationError
@@ -40,7 +40,7 @@ from spec.protocols import Serializer
 __all__ = ["AsyncRedisStore"]
 
 
-class _AsyncRedisBackend(RedisKeys):
+class _AsyncRedisBackend(_RedisKeys):
     """The sync backend's commands, awaited; every failure is a :class:`StoreError`."""
 
     def __init__(self, client: aredis.Redis | RedisCluster, prefix: str) -> None:
@@ -48,9 +48,9 @@ class _AsyncRedisBackend(RedisKeys):
         self.client = client
 
     async def read(self, session_id: str) -> Record | None:
-        with as_store_error("read a session (GET)"):
+        with _as_store_error("read a session (GET)"):
             raw: object = await self.client.get(self.key(session_id))
-        return None if raw is None else unpack(raw)
+        return None if raw is None else _unpack(raw)
 
     async def create(
         self, session_id: str, data: str, expires_at: float | None, ttl: int | None
@@ -63,12 +63,12 @@ class _AsyncRedisBackend(RedisKeys):
         return await self._set(self.set_command(session_id, data, expires_at, ttl, only_new=False))
 
     async def delete(self, session_id: str) -> bool:
-        with as_store_error("delete a session (DEL)"):
+        with _as_store_error("delete a session (DEL)"):
             removed: object = await self.client.delete(self.key(session_id))
         return bool(removed)  # DEL answers how many keys it removed: 0 or 1
 
-    async def _set(self, command: SetCommand) -> bool:
-        with as_store_error("write a session (SET)"):
+    async def _set(self, command: _SetCommand) -> bool:
+        with _as_store_error("write a session (SET)"):
             done: object = await self.client.set(
                 command.key, command.value, ex=command.ex, nx=command.nx, xx=command.xx
             )
@@ -79,11 +79,11 @@ def _client_for(
     url: str, timeout: float, connect_timeout: float, max_connections: int | None, retries: int
 ) -> aredis.Redis:
     """An async client with its own pool, set up as the sync store's; connects lazily."""
-    settings, blocking = pool_settings(timeout, connect_timeout, max_connections, retries)
+    settings, blocking = _pool_settings(timeout, connect_timeout, max_connections, retries)
     pool_class = aredis.BlockingConnectionPool if blocking else aredis.ConnectionPool
     from_url: Callable[..., aredis.ConnectionPool] = pool_class.from_url
     try:
-        pool = from_url(url, retry=Retry(BACKOFF(), retries), **settings)
+        pool = from_url(url, retry=Retry(_BACKOFF(), retries), **settings)
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(f"AsyncRedisStore: bad url: {exc}") from exc
     return aredis.Redis(connection_pool=pool)
