@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 import pytest
@@ -16,14 +17,14 @@ __all__ = ["SUITE_VERSION", "StoreBase", "since"]
 #: The suite's version. Tests added later carry a higher ``since`` level, and a
 #: backend pinning ``conformance_level`` below it skips them, so a patch release
 #: of the suite never breaks a backend that passed before.
-SUITE_VERSION = "1.0"
+SUITE_VERSION = "1.1"
 
 S = TypeVar("S", bound=Store)
 _F = TypeVar("_F")
 _CLAUSE = re.compile(r"\(S-(\d+)\.(\d+)\)")
 
 
-def since(level: str) -> Any:
+def since(level: str) -> Callable[[_F], _F]:
     """Mark a test as added in suite ``level`` (default ``1.0``)."""
 
     def mark(func: _F) -> _F:

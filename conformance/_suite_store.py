@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from conformance import strategies
-from conformance._base import S, StoreBase
+from conformance._base import S, StoreBase, since
 from conformance._browser import Browser
+from conformance._cookies import lines_named, own_line
 from spec import ManualClock, Registry, save_all
 from spec.errors import (
     DecodeError,
@@ -253,7 +254,7 @@ class StoreClauses(StoreBase[S]):
         session = store.get(request, "app")
         session.options = session.options.replace(max_age=-1)
         session.save(request, response)
-        (line,) = response.set_cookie_headers()
+        line = own_line(response)
         assert line.startswith("app=")
         assert "Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0" in line
         browser.receive(response)
@@ -281,7 +282,7 @@ class StoreClauses(StoreBase[S]):
         session.options = session.options.replace(max_age=0)
         session.values["user"] = "alice"
         session.save(request, response)
-        (line,) = response.set_cookie_headers()
+        line = own_line(response)
         assert "Max-Age" not in line and "Expires" not in line
         browser.receive(response)
         assert browser.load(store).values == {"user": "alice"}
@@ -314,7 +315,7 @@ class StoreClauses(StoreBase[S]):
         one.get(request, "first").values["n"] = 1
         two.get(request, "second").values["n"] = 2
         save_all(request, response)
-        assert sorted(h.split("=")[0] for h in response.set_cookie_headers()) == ["first", "second"]
+        assert own_line(response, "first") and own_line(response, "second")
         browser.receive(response)
         assert browser.load(one, "first").values == {"n": 1}
         assert browser.load(two, "second").values == {"n": 2}
@@ -329,7 +330,8 @@ class StoreClauses(StoreBase[S]):
         with pytest.raises(SaveAllError) as info:
             save_all(request, response)
         assert [name for name, _ in info.value.failures] == ["big"]
-        assert [h.split("=")[0] for h in response.set_cookie_headers()] == ["small"]
+        assert lines_named(response, "big") == [], "the failed session must send no cookie"
+        assert own_line(response, "small")
 
     # S-9.13 ------------------------------------------------------------------
 
@@ -353,7 +355,7 @@ class StoreClauses(StoreBase[S]):
         session = store.get(request, "app")
         session.options = session.options.replace(max_age=3600)
         session.save(request, response)
-        (line,) = response.set_cookie_headers()
+        line = own_line(response)
         assert "; Max-Age=3600" in line
 
     # S-9.16 ------------------------------------------------------------------
@@ -421,8 +423,44 @@ class StoreClauses(StoreBase[S]):
         assert response.set_cookie_headers() == []
         loaded.values["user"] = "bob"
         save_all(request, response, only_modified=True)
-        assert len(response.set_cookie_headers()) == 1
+        assert own_line(response)
         assert not loaded.modified
+
+    # S-9.21 ------------------------------------------------------------------
+
+    @since("1.1")
+    def test_s9_21_own_max_age_persists_across_saves(self, store: S) -> None:
+        """Ensure a session's own max_age outlives the response that set it (S-9.21)."""
+        for own in (0, 3600):
+            browser = Browser()
+            request, response = browser.request(), RecordingResponse()
+            session = store.get(request, "app")
+            session.options = session.options.replace(max_age=own)
+            session.values["user"] = "alice"
+            session.save(request, response)
+            browser.receive(response)
+            # A later request that only changes a value (reads a flash, say).
+            request, response = browser.request(), RecordingResponse()
+            later = store.get(request, "app")
+            assert later.options.max_age == own, (
+                f"a session saved with max_age={own} loaded with "
+                f"max_age={later.options.max_age}: store the session's own max_age "
+                "with its values and restore it on load"
+            )
+            assert dict(later.values) == {"user": "alice"}, (
+                f"the stored max_age leaked into values: {dict(later.values)!r}"
+            )
+            later.values["seen"] = True
+            later.save(request, response)
+            line = _cookie_line(response, "app")
+            if own == 0:
+                assert "Max-Age" not in line and "Expires" not in line, (
+                    f"'remember me: off' became a persistent cookie on a later write: {line}"
+                )
+            else:
+                assert f"Max-Age={own}" in line, f"expected Max-Age={own} on a later write: {line}"
+            browser.receive(response)
+            assert browser.load(store).options.max_age == own
 
     # S-9.19 ------------------------------------------------------------------
 
@@ -454,3 +492,10 @@ def _uses_only(value: object, kinds: frozenset[str]) -> bool:
         keys_ok = all(isinstance(k, str) or "int_keys" in kinds for k in value)
         return keys_ok and all(_uses_only(v, kinds) for v in value.values())
     return False
+
+
+def _cookie_line(response: RecordingResponse, name: str) -> str:
+    """The ``Set-Cookie`` line of cookie ``name`` (a store may send others beside it)."""
+    lines = [line for line in response.set_cookie_headers() if line.startswith(f"{name}=")]
+    assert lines, f"no Set-Cookie for {name!r} in {response.set_cookie_headers()!r}"
+    return lines[-1]

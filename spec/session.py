@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator
@@ -77,6 +78,35 @@ class Session(ValidatedModel):
             self._modified = True
         elif name == "options":
             self._modified = True
+
+    # -- the session as a mapping of its values (S-4.8) -------------------------
+    #
+    # A pydantic model iterates as ``(field, value)`` pairs, so without these
+    # ``"user" in session`` would search the field names and answer ``False``
+    # for a logged-in user: an access check that silently fails. Every
+    # mapping operation on a session therefore means its values.
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.values
+
+    def __getitem__(self, key: SessionKey) -> object:
+        return self.values[key]
+
+    def __setitem__(self, key: SessionKey, value: object) -> None:
+        self.values[key] = value
+
+    def __delitem__(self, key: SessionKey) -> None:
+        del self.values[key]
+
+    def __iter__(self) -> Iterator[SessionKey]:  # type: ignore[override]
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def get(self, key: SessionKey, default: object = None) -> object:
+        """``session.values.get(key, default)``."""
+        return self.values.get(key, default)
 
     # -- modification tracking ------------------------------------------------
 

@@ -27,7 +27,7 @@ class TestPinned(StoreConformance):
 
 def test_suite_version_is_exported() -> None:
     """SUITE_VERSION is a dotted version string."""
-    assert conformance.SUITE_VERSION == "1.0"
+    assert conformance.SUITE_VERSION == "1.1"
     assert all(part.isdigit() for part in conformance.SUITE_VERSION.split("."))
 
 

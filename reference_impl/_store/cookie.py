@@ -8,6 +8,7 @@ cookie store has the same ``get``/``new``/``save`` as every other store.
 from __future__ import annotations
 
 from reference_impl._store.core import StoreCore, values_of
+from reference_impl._store.meta import stored_values
 from reference_impl._store.plan import Plan
 from reference_impl.securecookie import decode_multi, encode_multi
 from spec import Cookie, Request, ResponseWriter, Session, SessionKey
@@ -37,7 +38,7 @@ class CookieCore(StoreCore):
                 response.set_cookie(Cookie.for_session(session.name, "", session.options, now))
             session.mark_unmodified()
             return
-        encoded = encode_multi(session.name, dict(session.values), self.codecs)
+        encoded = encode_multi(session.name, stored_values(session, self.options), self.codecs)
         limit = self.codecs[0].max_length
         size = len(session.name) + 1 + len(encoded)
         if limit and size > limit:

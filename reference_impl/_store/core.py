@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Self
 
+from reference_impl._store.meta import restore_options
 from reference_impl._store.plan import Plan
 from reference_impl.securecookie import SecureCookie, codecs_from_pairs
 from reference_impl.serializers import JSONSerializer
@@ -162,13 +163,14 @@ class StoreCore:
         for raw in raws:
             try:
                 session_id, values = yield from self._load_one(name, raw)
+                options = restore_options(values, self.options)
             except DecodeError as exc:
                 error = most_specific(exc)
                 log_rejection(self.label, name, error)
                 first_error = first_error or error
                 continue
-            return self._session(name, owner, session_id, values, is_new=False)
-        return self._session(name, owner, "", {}, load_error=first_error)
+            return self._session(name, owner, session_id, values, options, is_new=False)
+        return self._session(name, owner, "", {}, self.options, load_error=first_error)
 
     def _load_one(self, name: str, raw: str) -> Plan[tuple[str, dict[SessionKey, object]]]:
         """Turn one cookie value into ``(session ID, values)``, or raise ``DecodeError``."""
@@ -184,6 +186,7 @@ class StoreCore:
         owner: Store | AsyncStore,
         session_id: str,
         values: dict[SessionKey, object],
+        options: Options,
         *,
         is_new: bool = True,
         load_error: DecodeError | None = None,
@@ -193,9 +196,10 @@ class StoreCore:
         Every field is already checked (the name by :meth:`load_plan`, the
         values by :func:`values_of`, the options when they were built), so
         the session is assembled without validating them again on every
-        request. It starts unmodified (S-9.20).
+        request. It starts unmodified (S-9.20). ``options`` are the store's,
+        or the session's own as stored with it (S-9.21).
         """
-        return Session.trusted(name, session_id, values, self.options, is_new, load_error, owner)
+        return Session.trusted(name, session_id, values, options, is_new, load_error, owner)
 
     def max_age(self, seconds: int) -> None:
         """Set the default cookie lifetime and every codec's expiry (gorilla's ``MaxAge``).

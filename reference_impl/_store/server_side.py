@@ -18,6 +18,7 @@ from typing import cast
 
 from reference_impl._store import plan as step
 from reference_impl._store.core import StoreCore, values_of
+from reference_impl._store.meta import stored_values
 from reference_impl._store.plan import Plan, Read, Record
 from reference_impl.securecookie import decode_multi, encode_multi
 from spec import Cookie, Request, ResponseWriter, Session, SessionKey
@@ -124,7 +125,7 @@ class ServerSideCore(StoreCore):
             if had_cookie:
                 response.set_cookie(Cookie.for_session(name, "", session.options, now))
             return
-        data = encode_multi(name, dict(session.values), self.codecs)
+        data = encode_multi(name, stored_values(session, self.options), self.codecs)
         ttl = self._lifetime(session)
         expires_at = now + ttl if ttl else None
         if session.id and not session.regenerate_requested:
