@@ -9,7 +9,11 @@ session (S-9.11).
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
+import shutil
+import tempfile
 import types
 from collections.abc import Iterator
 
@@ -69,6 +73,12 @@ def too_long(request: HttpRequest) -> HttpResponse:
     return HttpResponse("unreachable")
 
 
+def half_done(request: HttpRequest) -> HttpResponse:
+    sessions_of(request).get(CART, "cart").values["items"] = ["half", "done"]
+    sessions_of(request).get(COOKIES, "auth").values["n"] = 2
+    raise RuntimeError("the view fails after changing the sessions")
+
+
 URLS = types.ModuleType("sessionspec_test_django_urls")
 URLS.urlpatterns = [  # type: ignore[attr-defined]
     path("login", login),
@@ -77,25 +87,66 @@ URLS.urlpatterns = [  # type: ignore[attr-defined]
     path("static", static),
     path("both", both),
     path("too-long", too_long),
+    path("half-done", half_done),
 ]
 
 
-@pytest.fixture(scope="module")
-def configured() -> None:
-    """Configure Django once, in code (no project files)."""
-    import django
+def configure_django() -> None:
+    """Configure Django once per test process, in code (no project files).
 
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="not used by sessionspec",
-            ALLOWED_HOSTS=["127.0.0.1"],
-            ROOT_URLCONF=URLS,
-            MIDDLEWARE=["reference_impl.integrations.django.SessionspecMiddleware"],
-            INSTALLED_APPS=[],
-            LOGGING_CONFIG=None,  # leave the test run's logging alone
-        )
-        django.setup()
+    Every ``test_django*.py`` module calls this: Django's settings can be
+    configured only once per process, so they hold what all of them need
+    (``contrib.auth``, ``contrib.messages`` and ``contrib.sessions``, an
+    SQLite database in a temporary directory, migrated) and each module
+    switches ``MIDDLEWARE``, ``ROOT_URLCONF`` and ``SESSIONSPEC_STORE``
+    with ``override_settings`` while it serves its app.
+    """
+    import django
+    from django.core.management import call_command
+
+    if settings.configured:
+        return
+    directory = tempfile.mkdtemp(prefix="sessionspec-django-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="django's own secret, not used by sessionspec",
+        ALLOWED_HOSTS=["127.0.0.1"],
+        ROOT_URLCONF=URLS,
+        MIDDLEWARE=["reference_impl.integrations.django.SessionspecMiddleware"],
+        INSTALLED_APPS=[
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "django.contrib.messages",
+            "django.contrib.sessions",
+        ],
+        DATABASES={
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": os.path.join(directory, "db.sqlite3"),
+            }
+        },
+        USE_TZ=True,
+        SESSION_ENGINE="reference_impl.integrations.django.session_engine",
+        MESSAGE_STORAGE="django.contrib.messages.storage.session.SessionStorage",
+        # Fast hashing for test users only; never in production.
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        LOGGING_CONFIG=None,  # leave the test run's logging alone
+    )
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+@pytest.fixture(scope="module")
+def configured() -> Iterator[None]:
+    """Django configured, with this module's URLs and middleware."""
+    from django.test.utils import override_settings
+
+    configure_django()
+    with override_settings(
+        ROOT_URLCONF=URLS, MIDDLEWARE=["reference_impl.integrations.django.SessionspecMiddleware"]
+    ):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +218,20 @@ def test_sessions_of_without_the_middleware_is_a_configuration_error(configured:
     """Forgetting the middleware fails loudly instead of dropping changes."""
     with pytest.raises(ConfigurationError, match="SessionspecMiddleware"):
         sessions_of(HttpRequest())
+
+
+def test_a_5xx_saves_nothing(url: str) -> None:
+    """A view that changes its sessions and then raises: 500, no Set-Cookie, nothing stored.
+
+    Django turns the exception into its 500 response before the middleware
+    sees it; as with Django's own SessionMiddleware, a 5xx skips the save,
+    so the cart record keeps its previous items (the old code updated it).
+    """
+    created = httpx.post(f"{url}/both")
+    cookies = "; ".join(line.split(";")[0] for line in set_cookies(created))
+    failed = httpx.post(f"{url}/half-done", headers={"Cookie": cookies})
+    assert failed.status_code == 500
+    assert set_cookies(failed) == []
+    assert failed.headers["vary"] == "Cookie"  # the sessions were read
+    after = httpx.get(f"{url}/both", headers={"Cookie": cookies})
+    assert after.json() == [1, ["apple"]]

@@ -13,12 +13,15 @@
         session.values["user"] = request.POST["user"]
         return HttpResponse("ok")
 
-This sits beside Django's own ``request.session`` (``SESSION_ENGINE``), it
-does not replace it: ``django.contrib.auth`` keeps using Django's. Use it for
-sessions shared with gorilla (Go) services or with Flask/Starlette apps on
-the same domain. In ``process_response`` every *modified* session is saved
-and its cookie added exactly as rendered by :meth:`spec.Cookie.render` (Go's
-attribute order and date format, S-3.1), not re-rendered by Django. See
+To replace Django's own ``request.session`` (so that ``django.contrib.auth``,
+the admin and ``contrib.messages`` use a sessionspec store), use the session
+engine instead: ``SESSION_ENGINE = "reference_impl.integrations.django.session_engine"``
+(:mod:`reference_impl.integrations.django.session_engine`). This middleware
+is for several sessionspec sessions per request, beside ``request.session``.
+In ``process_response`` every *modified* session is saved and its cookie
+added exactly as rendered by :meth:`spec.Cookie.render` (Go's attribute
+order and date format, S-3.1), not re-rendered by Django. A 5xx response
+saves nothing, as with Django's ``SessionMiddleware``. See
 :mod:`reference_impl.integrations` for why only modified sessions, why
 ``Vary: Cookie`` and why a failed save answers 500 with no cookies.
 
@@ -116,8 +119,18 @@ class SessionspecMiddleware:
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
-        """Save every modified session, then add ``Vary: Cookie`` and the cookies."""
+        """Save every modified session, then add ``Vary: Cookie`` and the cookies.
+
+        Nothing is saved for a 5xx response, as Django's ``SessionMiddleware``
+        does: a view that changed the session and then failed (Django has
+        already turned its exception into the 500 response we get here)
+        must not commit half of its work, nor send a cookie on the error page.
+        """
         spec_request = sessions_of(request).request
+        if response.status_code >= 500:
+            if was_accessed(spec_request):
+                patch_vary_headers(response, ("Cookie",))
+            return response
         pending = collect_session_headers(spec_request, only_modified=True)
         if pending.accessed or was_accessed(spec_request):
             patch_vary_headers(response, ("Cookie",))
