@@ -66,8 +66,10 @@ try:
     from conformance._browser import Browser as Browser
     from conformance._capabilities import ALL_VALUE_TYPES as ALL_VALUE_TYPES
     from conformance._capabilities import Capabilities as Capabilities
+    from conformance._suite_attrs import AttributeClauses
     from conformance._suite_server import ServerSideClauses
     from conformance._suite_store import StoreClauses
+    from conformance._suite_strict import StrictServerSideClauses
 except ModuleNotFoundError as _missing:
     if (_missing.name or "").partition(".")[0] in ("conformance", "spec"):
         raise  # our own module is missing: a broken install, not a missing extra
@@ -86,7 +88,9 @@ __all__ = [
 ]
 
 
-class StoreConformance(StoreClauses[S], ServerSideClauses[S]):
+class StoreConformance(
+    StoreClauses[S], ServerSideClauses[S], AttributeClauses[S], StrictServerSideClauses[S]
+):
     """Every clause of docs/spec.md that a store must meet, as pytest tests.
 
     Generic over the store type. Subclass it as ``TestSomething`` and
