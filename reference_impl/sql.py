@@ -23,6 +23,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 try:
     import sqlalchemy as sa
     from sqlalchemy import exc as sa_exc
+    from sqlalchemy.dialects import mysql
     from sqlalchemy.engine import Connection, Engine
 except ModuleNotFoundError as _missing:  # the optional package is not installed
     from spec.errors import MissingDependencyError
@@ -36,9 +37,11 @@ from reference_impl._store.sql import (
     Queries,
     check_sqlite_path,
     check_timeout,
+    driver_error,
     driver_socket,
     engine_arguments,
     make_url_or_raise,
+    missing_driver,
     store_error,
     timed_out,
     watchdog,
@@ -56,12 +59,25 @@ _P = ParamSpec("_P")
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
 
 
+#: On MySQL/MariaDB the ID compares case-sensitively (``ascii_bin``): the server's default
+#: collation is case-insensitive, which would let one row answer for IDs that differ.
+#: IDs are 52 ASCII characters, so the key is 52 bytes.
+_ID_TYPE = sa.String(52).with_variant(
+    mysql.VARCHAR(52, charset="ascii", collation="ascii_bin"), "mysql", "mariadb"
+)
+#: MySQL's ``TEXT`` holds only 64 KiB and, outside strict mode, truncates longer
+#: values silently (a corrupt record: a logged-out user); ``MEDIUMTEXT`` holds 16 MiB.
+_DATA_TYPE = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+
 def session_table(name: str) -> sa.Table:
     """The schema: the ID, the securecookie text of the values, and the deadline.
 
     The name is checked because it goes into DDL and every statement.
     ``expires_at`` (Unix seconds on the store's clock, ``NULL`` when the
-    store has no max age) is indexed, so purging is a range delete.
+    store has no max age) is indexed, so purging is a range delete. On
+    MySQL and MariaDB the ID is ``VARCHAR(52)`` in ``ascii_bin`` (exact
+    comparison) and the data ``MEDIUMTEXT`` (16 MiB, not ``TEXT``'s 64 KiB).
     """
     if _TABLE_NAME.fullmatch(name) is None:
         raise ConfigurationError(
@@ -70,9 +86,11 @@ def session_table(name: str) -> sa.Table:
     return sa.Table(
         name,
         sa.MetaData(),
-        sa.Column("id", sa.String(52), primary_key=True),
-        sa.Column("data", sa.Text, nullable=False),
+        sa.Column("id", _ID_TYPE, primary_key=True),
+        sa.Column("data", _DATA_TYPE, nullable=False),
         sa.Column("expires_at", sa.Double, nullable=True, index=True),
+        mysql_engine="InnoDB",
+        mariadb_engine="InnoDB",
     )
 
 
@@ -104,6 +122,7 @@ class _SQLBackend:
     def use_engine(self, engine: Engine) -> None:
         self.engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._driver_error = driver_error(engine.dialect)
 
     def _run(
         self,
@@ -138,6 +157,12 @@ class _SQLBackend:
             if any(a.fired for a in armed):
                 raise timed_out(action, self.table, self.timeout) from exc
             raise store_error(action, self.table, exc) from exc
+        except Exception as exc:
+            if not isinstance(exc, self._driver_error):
+                raise
+            # SQLAlchemy leaves a driver error outside a statement unwrapped: a MySQL
+            # connection's SET AUTOCOMMIT on checkout, from an engine passed in.
+            raise store_error(action, self.table, sa_exc.DBAPIError(None, None, exc)) from exc
 
     def _statement(
         self,
@@ -233,7 +258,9 @@ def create_engine(
     )
     try:
         engine = sa.create_engine(args.url, connect_args=args.connect_args, **args.options)
-    except (sa_exc.ArgumentError, ImportError) as exc:
+    except ImportError as exc:
+        raise missing_driver(exc, args.url, "SQLStore", asynchronous=False) from None
+    except sa_exc.ArgumentError as exc:
         raise ConfigurationError(f"cannot use database URL: {exc}") from None
     if args.wal:
         sa.event.listen(engine, "connect", _sqlite_wal)

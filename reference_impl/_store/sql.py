@@ -29,7 +29,7 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 
     raise MissingDependencyError(_missing.name or "sqlalchemy", "sql", __name__) from None
 
-from spec.errors import ConfigurationError, StoreError
+from spec.errors import ConfigurationError, MissingDependencyError, StoreError
 
 __all__ = [
     "PING",
@@ -38,9 +38,11 @@ __all__ = [
     "Queries",
     "check_sqlite_path",
     "check_timeout",
+    "driver_error",
     "driver_socket",
     "engine_arguments",
     "make_url_or_raise",
+    "missing_driver",
     "store_error",
     "timed_out",
     "watchdog",
@@ -103,6 +105,12 @@ class Queries:
 
 #: What the store's own pre-ping sends, inside the statement deadline.
 PING: sa.Select[tuple[int]] = sa.select(sa.literal_column("1", sa.Integer))
+
+
+def driver_error(dialect: sa.engine.Dialect) -> type[Exception]:
+    """The driver's base exception (PEP 249 ``Error``), to catch what SQLAlchemy does not wrap."""
+    error = getattr(dialect.loaded_dbapi, "Error", None)
+    return error if isinstance(error, type) and issubclass(error, Exception) else sa_exc.DBAPIError
 
 
 def driver_socket(driver_connection: object) -> socket.socket | None:
@@ -255,6 +263,52 @@ def check_sqlite_path(url: URL) -> None:
         )
 
 
+#: The database driver modules an extra installs: (extra for a sync store, for an async one).
+_DRIVER_EXTRAS = {
+    "psycopg": ("sql", "sql"),
+    "pymysql": ("mysql", "mysql-async"),  # aiomysql is built on PyMySQL
+    "aiomysql": ("mysql-async", "mysql-async"),
+    "aiosqlite": ("sql-async", "sql-async"),
+}
+#: Drivers no extra installs (SQLAlchemy's defaults for a bare URL): the URL that uses
+#: the one the extra does install, and that extra.
+_OTHER_DRIVERS = {
+    "MySQLdb": ("mysql+pymysql://", "mysql"),
+    "psycopg2": ("postgresql+psycopg://", "sql"),
+    "asyncpg": ("postgresql+psycopg://", "sql"),
+}
+
+
+def missing_driver(exc: ImportError, url: URL, store: str, *, asynchronous: bool) -> Exception:
+    """The error for an engine whose DBAPI driver is not installed.
+
+    :class:`MissingDependencyError` naming the extra to install when an
+    extra provides the driver (``mysql://`` means MySQLdb, which none does:
+    the message says to write ``mysql+pymysql://``); otherwise a
+    :class:`ConfigurationError` naming the module. Either way at
+    construction, not a bare ``ModuleNotFoundError`` from inside SQLAlchemy.
+    """
+    module = (exc.name or "").split(".")[0]
+    scheme = f"{url.drivername}://"
+    if module in _DRIVER_EXTRAS:
+        extra = _DRIVER_EXTRAS[module][1 if asynchronous else 0]
+        return MissingDependencyError(module, extra, f"{store} with a {scheme!r} URL")
+    if module in _OTHER_DRIVERS:
+        instead, extra = _OTHER_DRIVERS[module]
+        if asynchronous and extra == "mysql":
+            instead, extra = "mysql+aiomysql://", "mysql-async"
+        return MissingDependencyError(
+            module,
+            extra,
+            f"{store} with a {scheme!r} URL (a driver no extra installs; write "
+            f"{instead!r} for the one the extra below does)",
+        )
+    return ConfigurationError(
+        f"{store}: the driver of {scheme!r} URLs, {module or exc}, is not installed; "
+        "install it or use a driver an extra provides (see docs/backends/sql.md)"
+    )
+
+
 def store_error(action: str, table: sa.Table, error: sa_exc.SQLAlchemyError) -> StoreError:
     """The :class:`StoreError` for a failed statement (never its parameters: they hold IDs)."""
     return StoreError(f"table {table.name!r}: {_describe(error)}", backend="sql", action=action)
@@ -301,6 +355,12 @@ def engine_arguments(
         connect = {"check_same_thread": False, "timeout": statement_timeout}
     elif backend in ("postgresql", "mysql", "mariadb"):
         connect["connect_timeout"] = max(1, round(connect_timeout))
+    if backend in ("mysql", "mariadb"):
+        # Autocommit from the connect on, so the store's per-statement autocommit costs no
+        # SET AUTOCOMMIT round trips on checkout and checkin (MySQL drivers send one for
+        # each), and a connection found dead fails inside a statement, where SQLAlchemy
+        # notices it, invalidates the pool and the store retries once.
+        options["isolation_level"] = "AUTOCOMMIT"
     if backend == "postgresql":
         connect["options"] = f"-c statement_timeout={round(statement_timeout * 1000)}"
     if memory:

@@ -2,7 +2,8 @@
 
 Needs the ``sessionspec[sql]`` extra plus an async driver: ``aiosqlite`` for
 ``sqlite+aiosqlite://`` (the ``sql-async`` extra), psycopg 3 (already in
-``sql``) for ``postgresql+psycopg://``. The table, the statements
+``sql``) for ``postgresql+psycopg://``, aiomysql for ``mysql+aiomysql://``
+(the ``mysql-async`` extra; MySQL and MariaDB). The table, the statements
 (``reference_impl._store.sql.Queries``) and the engine settings are the sync
 :class:`~reference_impl.sql.SQLStore`'s: each statement is the very function
 the sync store runs, handed to ``AsyncConnection.run_sync``. So sync and
@@ -41,9 +42,11 @@ from reference_impl._store.sql import (
     Queries,
     check_sqlite_path,
     check_timeout,
+    driver_error,
     driver_socket,
     engine_arguments,
     make_url_or_raise,
+    missing_driver,
     store_error,
     timed_out,
 )
@@ -62,16 +65,22 @@ __all__ = [
 DEFAULT_URL = "sqlite+aiosqlite:///sessions.db"
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
-#: Sync drivers with an asyncio twin: psycopg 3 does both; SQLite needs aiosqlite.
+#: Sync drivers with an asyncio twin: psycopg 3 does both; SQLite needs aiosqlite,
+#: MySQL/MariaDB aiomysql (PyMySQL's asyncio twin).
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "sqlite+pysqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+aiomysql",
+    "mysql+pymysql": "mysql+aiomysql",
+    "mariadb": "mariadb+aiomysql",
+    "mariadb+pymysql": "mariadb+aiomysql",
 }
 
 
 def async_url(url: str) -> str:
-    """``url`` with an asyncio driver: ``sqlite://`` → aiosqlite, ``postgresql://`` → psycopg.
+    """``url`` with an asyncio driver: ``sqlite://`` → aiosqlite, ``postgresql://`` → psycopg,
+    ``mysql://`` and ``mysql+pymysql://`` → aiomysql.
 
     Lets one URL setting (``sqlite:///sessions.db``) serve sync and async
     stores. URLs naming another driver are left as they are.
@@ -110,7 +119,9 @@ def create_async_engine(
     )
     try:
         engine = sa_create_async_engine(args.url, connect_args=args.connect_args, **args.options)
-    except (sa_exc.ArgumentError, sa_exc.InvalidRequestError, ImportError) as exc:
+    except ImportError as exc:
+        raise missing_driver(exc, args.url, "AsyncSQLStore", asynchronous=True) from None
+    except (sa_exc.ArgumentError, sa_exc.InvalidRequestError) as exc:
         raise ConfigurationError(f"cannot use database URL: {exc}") from None
     if args.wal:
         sa.event.listen(engine.sync_engine, "connect", sync_sql._sqlite_wal)
@@ -148,6 +159,7 @@ class _AsyncSQLBackend:
     def use_engine(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._driver_error = driver_error(engine.dialect)
 
     async def _run(
         self,
@@ -168,6 +180,12 @@ class _AsyncSQLBackend:
             if any(a.fired for a in armed):
                 raise timed_out(action, self.table, self.timeout) from exc
             raise store_error(action, self.table, exc) from exc
+        except Exception as exc:
+            if not isinstance(exc, self._driver_error):
+                raise
+            # SQLAlchemy leaves a driver error outside a statement unwrapped: a MySQL
+            # connection's SET AUTOCOMMIT on checkout, from an engine passed in.
+            raise store_error(action, self.table, sa_exc.DBAPIError(None, None, exc)) from exc
 
     async def _attempts(
         self,
