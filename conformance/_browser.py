@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spec import Session, Store
+from spec import Session, SessionValue, Store
 from spec.http import CookieJar, RecordingResponse, SimpleRequest
 
 __all__ = ["Browser"]
@@ -31,7 +31,7 @@ class Browser:
         assert cookie is not None, f"the browser holds no cookie {name!r}"
         return cookie.value
 
-    def visit(self, store: Store, name: str = "app", **values: object) -> Session:
+    def visit(self, store: Store, name: str = "app", **values: SessionValue) -> Session:
         """Load session ``name``, set ``values``, save, keep the cookie; return the session."""
         request, response = self.request(), RecordingResponse()
         session = store.get(request, name)

@@ -11,7 +11,7 @@ import string
 from hypothesis import strategies as st
 
 from conformance._capabilities import ALL_VALUE_TYPES
-from spec import Options, SameSite
+from spec import Options, SameSite, SessionValue
 
 __all__ = ["cookie_names", "example_values", "options", "session_keys", "session_values", "values"]
 
@@ -23,8 +23,8 @@ def cookie_names() -> st.SearchStrategy[str]:
     return st.text(alphabet=_TCHARS, min_size=1, max_size=16)
 
 
-def _scalars(kinds: frozenset[str]) -> st.SearchStrategy[object]:
-    parts: list[st.SearchStrategy[object]] = []
+def _scalars(kinds: frozenset[str]) -> st.SearchStrategy[SessionValue]:
+    parts: list[st.SearchStrategy[SessionValue]] = []
     if "none" in kinds:
         parts.append(st.none())
     if "bool" in kinds:
@@ -50,11 +50,11 @@ def session_keys(kinds: frozenset[str] = ALL_VALUE_TYPES) -> st.SearchStrategy[s
     return keys
 
 
-def values(kinds: frozenset[str] = ALL_VALUE_TYPES) -> st.SearchStrategy[object]:
+def values(kinds: frozenset[str] = ALL_VALUE_TYPES) -> st.SearchStrategy[SessionValue]:
     """One session value, nested lists and dicts included where supported."""
 
-    def extend(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
-        parts: list[st.SearchStrategy[object]] = []
+    def extend(children: st.SearchStrategy[SessionValue]) -> st.SearchStrategy[SessionValue]:
+        parts: list[st.SearchStrategy[SessionValue]] = []
         if "list" in kinds:
             parts.append(st.lists(children, max_size=4))
         if "dict" in kinds:
@@ -66,7 +66,7 @@ def values(kinds: frozenset[str] = ALL_VALUE_TYPES) -> st.SearchStrategy[object]
 
 def session_values(
     kinds: frozenset[str] = ALL_VALUE_TYPES,
-) -> st.SearchStrategy[dict[str | int, object]]:
+) -> st.SearchStrategy[dict[str | int, SessionValue]]:
     """A whole ``Session.values`` mapping, small enough for a cookie."""
     return st.dictionaries(session_keys(kinds), values(kinds), max_size=5)
 
@@ -89,9 +89,9 @@ def options() -> st.SearchStrategy[Options]:
     )
 
 
-def example_values(kinds: frozenset[str] = ALL_VALUE_TYPES) -> dict[str | int, object]:
+def example_values(kinds: frozenset[str] = ALL_VALUE_TYPES) -> dict[str | int, SessionValue]:
     """One fixed mapping holding every supported kind once (for readable failures)."""
-    sample: dict[str, tuple[str | int, object]] = {
+    sample: dict[str, tuple[str | int, SessionValue]] = {
         "none": ("nothing", None),
         "bool": ("flag", True),
         "int": ("count", -42),

@@ -30,12 +30,15 @@ from spec.registry import asave_all as asave_all
 from spec.registry import check_cookie_name as check_cookie_name
 from spec.registry import save_all as save_all
 from spec.session import FLASH_KEY as FLASH_KEY
+from spec.session import AsyncSession as AsyncSession
 from spec.session import Session as Session
 from spec.session import SessionKey as SessionKey
+from spec.session import SessionValue as SessionValue
 
 __all__ = [
     "DEFAULT_MAX_AGE",
     "FLASH_KEY",
+    "AsyncSession",
     "AsyncStore",
     "Clock",
     "Codec",
@@ -49,6 +52,7 @@ __all__ = [
     "Serializer",
     "Session",
     "SessionKey",
+    "SessionValue",
     "Store",
     "asave_all",
     "check_cookie_name",

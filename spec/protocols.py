@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol, TypeGuard, runtime_checkable
 
 if TYPE_CHECKING:
     from spec.cookie import Cookie
-    from spec.session import Session
+    from spec.session import AsyncSession, Session
 
 __all__ = ["AsyncStore", "Clock", "Codec", "Request", "ResponseWriter", "Serializer", "Store"]
 
@@ -111,11 +111,11 @@ class AsyncStore(Protocol):
     cached per request through :meth:`Registry.aget`.
     """
 
-    async def get(self, request: Request, name: str) -> Session:
+    async def get(self, request: Request, name: str) -> AsyncSession:
         """Return the session ``name`` of this request, loading it once per request."""
         ...
 
-    async def new(self, request: Request, name: str) -> Session:
+    async def new(self, request: Request, name: str) -> AsyncSession:
         """Load (or create) session ``name`` from the request, bypassing the cache."""
         ...
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import cast
 
 from spec._tokens import TOKEN, check_cookie_name
 from spec.errors import ConfigurationError, InvalidCookieNameError, SaveAllError
 from spec.protocols import AsyncStore, Request, ResponseWriter, Store, is_async_store
-from spec.session import Session
+from spec.session import AsyncSession, Session
 
 __all__ = [
     "REGISTRY_STATE_KEY",
@@ -130,7 +131,7 @@ class Registry:
             self._sessions[key] = (store, session)
             return session
 
-    async def aget(self, store: AsyncStore, name: str) -> Session:
+    async def aget(self, store: AsyncStore, name: str) -> AsyncSession:
         """Return session ``name`` from an async ``store``, awaiting ``store.new`` only once.
 
         Concurrent tasks of one request asking for the same session wait for
@@ -143,7 +144,7 @@ class Registry:
         async with self._alock:
             hit = self._sessions.get(key)
             if hit is not None:
-                return hit[1]
+                return cast("AsyncSession", hit[1])  # keyed by this async store: its session
             session = await store.new(self._request, name)
             session.adopt(store)
             with self._lock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
@@ -14,11 +14,12 @@ from spec._tracked import TrackedDict
 from spec.errors import ConfigurationError, DecodeError, MissingStoreError
 from spec.options import Options
 from spec.protocols import is_async_store
+from spec.values import SessionValue
 
 if TYPE_CHECKING:
     from spec.protocols import AsyncStore, Request, ResponseWriter, Store
 
-__all__ = ["FLASH_KEY", "Session", "SessionKey"]
+__all__ = ["FLASH_KEY", "AsyncSession", "Session", "SessionKey", "SessionValue", "UseAsave"]
 
 #: The key flashes are kept under when none is given (gorilla's ``_flash``).
 FLASH_KEY = "_flash"
@@ -58,7 +59,7 @@ class Session(ValidatedModel):
 
     name: str
     id: str = ""
-    values: dict[SessionKey, object] = Field(default_factory=dict)
+    values: dict[SessionKey, SessionValue] = Field(default_factory=dict)
     options: Options = Field(default_factory=Options)
     is_new: bool = True
     load_error: DecodeError | None = None
@@ -89,10 +90,10 @@ class Session(ValidatedModel):
     def __contains__(self, key: object) -> bool:
         return key in self.values
 
-    def __getitem__(self, key: SessionKey) -> object:
+    def __getitem__(self, key: SessionKey) -> SessionValue:
         return self.values[key]
 
-    def __setitem__(self, key: SessionKey, value: object) -> None:
+    def __setitem__(self, key: SessionKey, value: SessionValue) -> None:
         self.values[key] = value
 
     def __delitem__(self, key: SessionKey) -> None:
@@ -104,7 +105,7 @@ class Session(ValidatedModel):
     def __len__(self) -> int:
         return len(self.values)
 
-    def get(self, key: SessionKey, default: object = None) -> object:
+    def get(self, key: SessionKey, default: SessionValue = None) -> SessionValue:
         """``session.values.get(key, default)``."""
         return self.values.get(key, default)
 
@@ -145,7 +146,7 @@ class Session(ValidatedModel):
         cls,
         name: str,
         session_id: str,
-        values: dict[SessionKey, object],
+        values: dict[SessionKey, SessionValue],
         options: Options,
         is_new: bool,
         load_error: DecodeError | None,
@@ -209,7 +210,7 @@ class Session(ValidatedModel):
 
     # -- flashes -----------------------------------------------------------
 
-    def add_flash(self, value: object, key: str = FLASH_KEY) -> None:
+    def add_flash(self, value: SessionValue, key: str = FLASH_KEY) -> None:
         """Append ``value`` to the flash list under ``key``, creating the list.
 
         The flash is stored only when the session is saved afterwards.
@@ -223,7 +224,7 @@ class Session(ValidatedModel):
         else:
             raise TypeError(_not_a_flash_list(key, current))
 
-    def flashes(self, key: str = FLASH_KEY) -> list[object]:
+    def flashes(self, key: str = FLASH_KEY) -> list[SessionValue]:
         """Remove and return the flash list under ``key`` (``[]`` if there is none).
 
         The removal is stored only when the session is saved afterwards, so
@@ -236,7 +237,7 @@ class Session(ValidatedModel):
         if not isinstance(current, list):
             raise TypeError(_not_a_flash_list(key, current))
         del self.values[key]
-        return current
+        return cast("list[SessionValue]", current)  # a GoList read from Go holds them too
 
     # -- identifier --------------------------------------------------------
 
@@ -266,3 +267,31 @@ def _not_a_flash_list(key: str, value: object) -> str:
         f"session value {key!r} is a {type(value).__name__}, not a flash list; "
         "flashes must be added with add_flash()"
     )
+
+
+class UseAsave:
+    """No value has this type: it is what ``AsyncSession.save`` asks for, so mypy refuses the call.
+
+    mypy then reports ``Argument 1 to "save" of "AsyncSession" has
+    incompatible type ...; expected "UseAsave"`` on the line that calls it.
+    """
+
+
+if TYPE_CHECKING:
+
+    class AsyncSession(Session):
+        """A session an :class:`~spec.AsyncStore` gave out: save it with ``await session.asave``.
+
+        Its ``save`` would block the event loop on a disk or a network (and
+        raises ``ConfigurationError`` at run time); this type makes the
+        mistake a mypy error on the line where it is written.
+        """
+
+        def save(self, request: UseAsave, response: UseAsave) -> NoReturn:  # type: ignore[override]
+            """Refused: ``await session.asave(request, response)``."""
+            ...
+
+else:
+    #: At run time an async store's session is a plain :class:`Session` (its
+    #: ``save`` raises ``ConfigurationError``); the distinction is for type checkers.
+    AsyncSession = Session

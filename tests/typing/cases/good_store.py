@@ -6,14 +6,14 @@ it must pass with no cast and no Any reaching user code.
 
 from __future__ import annotations
 
-from spec import Cookie, Options, Registry, Request, ResponseWriter, Session, Store
+from spec import Cookie, Options, Registry, Request, ResponseWriter, Session, SessionValue, Store
 
 
 class DictStore:
     """Keeps session values in a dict keyed by cookie value (for the typing test only)."""
 
     def __init__(self) -> None:
-        self.data: dict[str, dict[str | int, object]] = {}
+        self.data: dict[str, dict[str | int, SessionValue]] = {}
         self.options = Options()
 
     def get(self, request: Request, name: str) -> Session:
@@ -37,14 +37,14 @@ class DictStore:
         response.set_cookie(Cookie.for_session(session.name, session.id, session.options, 0.0))
 
 
-def use(store: Store, request: Request, response: ResponseWriter) -> list[object]:
+def use(store: Store, request: Request, response: ResponseWriter) -> list[SessionValue]:
     session = store.get(request, "app")
     session.values["user"] = "alice"
     session.add_flash("hello")
     count = session.values.get("count", 0)
     if isinstance(count, int):
         session.values["count"] = count + 1
-    flashes: list[object] = session.flashes()
+    flashes: list[SessionValue] = session.flashes()
     session.save(request, response)
     return flashes
 
