@@ -431,4 +431,6 @@ class SessionMiddleware:
                     session.mark_modified()  # re-sent: the cookie's lifetime restarts
         collector = CookieCollector()
         await registry.asave_all(collector, only_modified=True)
-        return PendingHeaders(collector.header_values(), accessed)
+        lines = collector.header_values()
+        # A response that sets a session cookie depends on that session, read or not.
+        return PendingHeaders(lines, accessed or bool(lines))

@@ -95,6 +95,12 @@ async def prefs(request: Request) -> JSONResponse:
     return JSONResponse(request.session)
 
 
+async def unsavable(request: Request) -> JSONResponse:
+    request.session["user"] = "mallory"
+    request.session["tags"] = {"a", "b"}  # a set: no JSON for it, the save fails
+    return JSONResponse({"ok": True})
+
+
 async def logout(request: Request) -> JSONResponse:
     request.session.clear()
     return JSONResponse({"ok": True})
@@ -119,6 +125,7 @@ ROUTES = [
     Route("/pop", pop_user, methods=["POST"]),
     Route("/pop-missing", pop_missing, methods=["POST"]),
     Route("/prefs", prefs, methods=["POST"]),
+    Route("/unsavable", unsavable, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),
     WebSocketRoute("/ws", ws_whoami),
 ]
@@ -165,6 +172,12 @@ def fastapi_app(middleware: Middleware) -> FastAPI:
         request.session.setdefault("theme", "dark")
         request.session.update({"lang": "en"})
         return dict(request.session)
+
+    @api.post("/unsavable")
+    async def api_unsavable(request: FastAPIRequest) -> dict[str, Any]:
+        request.session["user"] = "mallory"
+        request.session["tags"] = {"a", "b"}
+        return {"ok": True}
 
     @api.post("/logout")
     async def api_logout(request: FastAPIRequest) -> dict[str, Any]:
@@ -231,7 +244,11 @@ class Browser:
         return {
             "request": f"{method} {path}",
             "status": response.status_code,
-            "body": response.text if path == "/static" else response.json(),
+            "body": (
+                response.json()
+                if response.headers.get("content-type") == "application/json"
+                else response.text
+            ),
             "set-cookie": seen,
             "vary-cookie": "cookie" in vary,
             "has-cookie": self.cookie_name in self.jar,
@@ -252,6 +269,8 @@ def script(browser: Browser) -> list[dict[str, object]]:
         browser.send("POST", "/visit"),
         browser.send("POST", "/pop-missing"),  # nothing popped: not a change
         browser.send("POST", "/prefs"),
+        browser.send("POST", "/unsavable"),  # a failed save: 500, and no cookie at all
+        browser.send("GET", "/whoami"),
         browser.send("POST", "/pop"),
         browser.send("GET", "/whoami"),
         browser.send("POST", "/login", json={"user": "bob"}),
@@ -339,6 +358,9 @@ def test_same_observations_as_starlette(
         }
     ]
     assert observed[-4]["set-cookie"][0]["deleted"] is True  # type: ignore[index]
+    at = next(i for i, o in enumerate(observed) if o["request"] == "POST /unsavable")
+    assert observed[at]["status"] == 500 and observed[at]["set-cookie"] == []
+    assert observed[at + 1]["body"] == {"user": "alice"}  # the failed change never landed
     assert observed[0]["body"] == "static hello" and observed[0]["set-cookie"] == []
 
 
@@ -372,6 +394,23 @@ def test_every_constructor_knob_gives_starlettes_cookie(
 
 
 # -- ours only: several sessions, stores, websocket -----------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sync-cookie", "filesystem"])
+def test_save_every_request_refreshes_non_empty_sessions(kind: str, session_dir: str) -> None:
+    """``save_every_request=True``: a read re-sends a session with data, never an empty one."""
+    store = make_store(kind, STARLETTE_MAX_AGE, session_dir)
+    app = starlette_app(Middleware(SessionMiddleware, store=store, save_every_request=True))
+    with serve_asgi(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=10) as client:
+        browser = Browser(client, "session")
+        assert browser.send("GET", "/whoami")["set-cookie"] == []
+        browser.send("POST", "/login", json={"user": "erin"})
+        refreshed = browser.send("GET", "/static")
+        assert [c["max-age"] for c in refreshed["set-cookie"]] == ["1209600"]  # type: ignore[union-attr]
+        assert refreshed["vary-cookie"] is True  # it carries a session cookie: never cache it
+        assert browser.send("GET", "/whoami")["body"] == {"user": "erin"}
+        browser.send("POST", "/logout")
+        assert browser.send("GET", "/whoami")["set-cookie"] == []
 
 
 def test_server_side_clear_deletes_the_record(session_dir: str) -> None:
