@@ -83,6 +83,25 @@ class _FileBackend:
         finally:
             _unlink_quietly(temp)
 
+    def swap(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        temp = self._write_temp(session_id, data)
+        try:
+            with self._locked():
+                try:
+                    current = self.path_for(session_id).read_text(encoding="ascii")
+                except FileNotFoundError:
+                    return False
+                if current != expected:
+                    return False
+                os.replace(temp, self.path_for(session_id))
+                return True
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreError(str(exc), backend="filesystem", action="touch session file") from exc
+        finally:
+            _unlink_quietly(temp)
+
     def delete(self, session_id: str) -> bool:
         try:
             with self._locked():
@@ -249,11 +268,15 @@ class FilesystemStore(ServerSideStore):
         options: Options | None = None,
         serializer: Serializer | None = None,
         clock: Clock | None = None,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         self._files = _FileBackend(open_directory(path))
         super().__init__(
             self._files, *key_pairs, options=options, serializer=serializer, clock=clock
         )
+        # Go reads these files too: created_at goes in only when a limit needs it.
+        self._set_lifetimes(absolute_timeout, idle_timeout, track_created=False)
 
     @property
     def path(self) -> Path:

@@ -73,6 +73,16 @@ class _MemoryBackend:
             self._put(session_id, data, expires_at)
             return True
 
+    def swap(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        with self._lock:
+            record = self._records.get(session_id)
+            if record is None or record[0] != expected:
+                return False
+            self._put(session_id, data, expires_at)
+            return True
+
     def delete(self, session_id: str) -> bool:
         with self._lock:
             return self._records.pop(session_id, None) is not None
@@ -166,9 +176,18 @@ class MemoryStore(ServerSideStore):
         options: Options | None = None,
         clock: Clock | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         self._memory = _MemoryBackend(clock or time.time, max_sessions)
-        super().__init__(self._memory, *key_pairs, options=options, clock=clock)
+        super().__init__(
+            self._memory,
+            *key_pairs,
+            options=options,
+            clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
+        )
 
     @property
     def max_sessions(self) -> int:

@@ -70,6 +70,22 @@ class _SetCommand(NamedTuple):
     xx: bool
 
 
+#: ``swap`` as one atomic, single-key script (so Redis Cluster routes it like
+#: a GET): replace the record only if its data part still reads ``ARGV[1]``.
+_SWAP_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local bar = string.find(current, '|', 1, true)
+if not bar or string.sub(current, bar + 1) ~= ARGV[1] then return 0 end
+if ARGV[3] == '' then
+  redis.call('SET', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+return 1
+"""
+
+
 class _RedisKeys:
     """Where and what both backends write: keys, packed records and ``SET`` options.
 
@@ -101,6 +117,14 @@ class _RedisKeys:
             self.key(session_id), _pack(data, expires_at), ttl, only_new, not only_new
         )
 
+    def swap_args(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> tuple[str, str, str, str]:
+        """The key and arguments of :data:`_SWAP_SCRIPT`."""
+        command = self.set_command(session_id, data, expires_at, ttl, only_new=False)
+        ex = "" if command.ex is None else str(command.ex)
+        return command.key, expected, command.value, ex
+
 
 class _RedisBackend(_RedisKeys):
     """The four record primitives, one single-key Redis command each.
@@ -131,6 +155,14 @@ class _RedisBackend(_RedisKeys):
         with _as_store_error("delete a session (DEL)"):
             removed: object = self.client.delete(self.key(session_id))
         return bool(removed)  # DEL answers how many keys it removed: 0 or 1
+
+    def swap(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        key, *args = self.swap_args(session_id, expected, data, expires_at, ttl)
+        with _as_store_error("touch a session (EVAL)"):
+            done: object = self.client.eval(_SWAP_SCRIPT, 1, key, *args)
+        return bool(done)
 
     def _set(self, command: _SetCommand) -> bool:
         with _as_store_error("write a session (SET)"):
@@ -232,6 +264,8 @@ class RedisStore(ServerSideStore):
         socket_connect_timeout: float = 2.0,
         max_connections: int | None = None,
         retries: int = 1,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         self._owned: redis_py.ConnectionPool | None = None
         if client is None:
@@ -243,7 +277,13 @@ class RedisStore(ServerSideStore):
             raise ConfigurationError("RedisStore: pass url or client, not both")
         self._redis = _RedisBackend(client, prefix)
         super().__init__(
-            self._redis, *key_pairs, options=options, serializer=serializer, clock=clock
+            self._redis,
+            *key_pairs,
+            options=options,
+            serializer=serializer,
+            clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
         )
 
     @property

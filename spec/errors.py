@@ -31,6 +31,7 @@ __all__ = [
     "MSG_MAC_INVALID",
     "MSG_NO_CODECS",
     "MSG_TOO_NEW",
+    "AbsoluteTimeoutError",
     "Base64DecodeError",
     "BlockKeyError",
     "ConfigurationError",
@@ -41,6 +42,7 @@ __all__ = [
     "EncodeError",
     "ExpiredTimestampError",
     "HashKeyNotSetError",
+    "IdleTimeoutError",
     "InvalidCookieNameError",
     "InvalidSessionIDError",
     "InvalidTimestampError",
@@ -50,6 +52,7 @@ __all__ = [
     "MultiDecodeError",
     "NoCodecsError",
     "SaveAllError",
+    "SchemaError",
     "SecurityWarning",
     "SerializeError",
     "SessionError",
@@ -287,6 +290,39 @@ class ExpiredTimestampError(DecodeError):
         super().__init__(MSG_EXPIRED)
 
 
+class AbsoluteTimeoutError(ExpiredTimestampError):
+    """The session is older than the store's ``absolute_timeout`` since it was created.
+
+    However active it is, a session ends this long after login, so a stolen
+    cookie that an attacker keeps busy cannot live for ever (OWASP's
+    absolute timeout). ``timestamp`` is the creation time.
+    """
+
+    def __init__(self, created_at: int, now: int, limit: int) -> None:
+        super().__init__(created_at, now)
+        self.limit = limit
+        self.args = (
+            f"sessions: the session was created {now - created_at}s ago, past the store's "
+            f"absolute_timeout of {limit}s; sign in again",
+        )
+
+
+class IdleTimeoutError(ExpiredTimestampError):
+    """No request used the session for longer than the store's ``idle_timeout``.
+
+    ``timestamp`` is the last use the store recorded (at most a tenth of the
+    window old when the session was last active, see ``touch``).
+    """
+
+    def __init__(self, used_at: int, now: int, limit: int) -> None:
+        super().__init__(used_at, now)
+        self.limit = limit
+        self.args = (
+            f"sessions: the session was last used {now - used_at}s ago, past the store's "
+            f"idle_timeout of {limit}s; sign in again",
+        )
+
+
 class DecryptionError(DecodeError):
     """The encrypted payload is too short to hold an IV and any data."""
 
@@ -300,6 +336,37 @@ class DeserializeError(DecodeError):
     def __init__(self, detail: str) -> None:
         self.detail = detail
         super().__init__(_MSG_CAUSED_BY + detail)
+
+
+class SchemaError(DecodeError):
+    """Stored session values do not fit a :class:`~spec.TypedSession`'s model.
+
+    The store read the session fine; its values are from an older (or
+    newer) schema, or another service wrote them. The typed session hands
+    out the model's defaults instead, so a user with a stale cookie gets a
+    fresh session rather than a 500, and a crafted payload never reaches the
+    application as a half-valid object. ``errors`` holds pydantic's
+    validation errors (location and message, never the input values, which
+    may be secrets).
+    """
+
+    def __init__(self, name: str, model: str, errors: Sequence[Mapping[str, object]]) -> None:
+        self.name = name
+        self.model = model
+        self.errors = tuple(errors)
+        where = "; ".join(_schema_problem(error) for error in self.errors[:3])
+        super().__init__(
+            f"sessions: the values of session {name!r} do not fit {model} ({where}); "
+            "the model's defaults were used: give TypedSession a migrate= function to "
+            "convert old sessions, or keep them discarded"
+        )
+
+
+def _schema_problem(error: Mapping[str, object]) -> str:
+    """``cart.items.0: Input should be a valid integer`` from one pydantic error."""
+    loc = error.get("loc")
+    path = ".".join(str(part) for part in loc) if isinstance(loc, tuple | list) and loc else ""
+    return f"{path or '<values>'}: {error.get('msg', 'invalid')}"
 
 
 class SessionNotFoundError(DecodeError):

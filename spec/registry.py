@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
+from collections.abc import Callable
 from typing import cast
 
 from spec._tokens import TOKEN, check_cookie_name
@@ -151,14 +153,10 @@ class Registry:
                 self._sessions[key] = (store, session)
             return session
 
-    def _to_save(self, only_modified: bool) -> list[tuple[Store | AsyncStore, Session]]:
-        """The (store, session) pairs a save pass covers, in first-requested order."""
+    def sessions_with_stores(self) -> list[tuple[Store | AsyncStore, Session]]:
+        """The (store, session) pairs loaded so far, in first-requested order."""
         with self._lock:
-            return [
-                (store, session)
-                for store, session in self._sessions.values()
-                if session.modified or not only_modified
-            ]
+            return list(self._sessions.values())
 
     def sessions(self) -> list[Session]:
         """The sessions loaded so far, in the order they were first requested."""
@@ -169,19 +167,27 @@ class Registry:
         """Save every cached session; report all failures together at the end.
 
         With ``only_modified`` (what the framework integrations use), sessions
-        the request did not change are skipped, so they send no ``Set-Cookie``.
+        the request did not change are not saved, so they send no
+        ``Set-Cookie``; a store that offers ``touch`` is asked to record the
+        use instead, which it does at most once per tenth of its idle window
+        (S-9.23). Without ``only_modified`` an unchanged session is touched
+        at once (never rewritten with stale values) where the store can
+        touch, and saved where it cannot.
         One failing session does not stop the others from being saved. If
         any failed, :class:`SaveAllError` names each one with its error.
         """
-        entries = self._to_save(only_modified)
         failures: list[tuple[str, BaseException]] = []
-        for store, session in entries:
+        for store, session in self.sessions_with_stores():
             try:
                 if is_async_store(store):
                     raise ConfigurationError(
                         f"session {session.name!r} comes from an async store: use asave_all"
                     )
-                store.save(self._request, response, session)
+                touch = None if session.modified else getattr(store, "touch", None)
+                if touch is not None:
+                    touch(self._request, response, session, force=not only_modified)
+                elif session.modified or not only_modified:
+                    store.save(self._request, response, session)
             except Exception as exc:  # collected, re-raised below as one SaveAllError
                 failures.append((session.name, exc))
         if failures:
@@ -193,11 +199,15 @@ class Registry:
         A sync store's save may touch a disk or a network; running it in a
         worker thread keeps the event loop serving other requests meanwhile.
         """
-        entries = self._to_save(only_modified)
         failures: list[tuple[str, BaseException]] = []
-        for store, session in entries:
+        for store, session in self.sessions_with_stores():
             try:
-                if is_async_store(store):
+                touch = None if session.modified else getattr(store, "touch", None)
+                if touch is not None:
+                    await _atouch(store, touch, self._request, response, session, only_modified)
+                elif not (session.modified or not only_modified):
+                    continue
+                elif is_async_store(store):
                     await store.save(self._request, response, session)
                 else:
                     await asyncio.to_thread(store.save, self._request, response, session)
@@ -205,6 +215,30 @@ class Registry:
                 failures.append((session.name, exc))
         if failures:
             raise SaveAllError(failures)
+
+
+async def _atouch(
+    store: Store | AsyncStore,
+    touch: Callable[..., object],
+    request: Request,
+    response: ResponseWriter,
+    session: Session,
+    only_modified: bool,
+) -> None:
+    """Touch from async code: awaited, or in a thread for a sync store that has work to do.
+
+    A sync store's ``touch_due`` (where it has one) answers without I/O, so
+    the common case, nothing due, costs no thread hop.
+    """
+    force = not only_modified
+    if is_async_store(store):
+        done = touch(request, response, session, force=force)
+        if inspect.isawaitable(done):
+            await done
+        return
+    due = getattr(store, "touch_due", None)
+    if due is None or due(session, force=force):
+        await asyncio.to_thread(touch, request, response, session, force=force)
 
 
 def save_all(request: Request, response: ResponseWriter, *, only_modified: bool = False) -> None:

@@ -15,14 +15,17 @@ lock), in a worker thread when it can (a file, a socket).
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from reference_impl._store.plan import Create, Delete, Op, Read, Record, Update
+from reference_impl._store.plan import Create, Delete, Op, Read, Record, Swap, Update
+from spec.errors import StoreError
 
 __all__ = [
     "AsyncRecordBackend",
+    "AsyncSwapBackend",
     "InlineBackend",
     "RecordBackend",
+    "SwapBackend",
     "ThreadedBackend",
     "aperform",
     "perform",
@@ -88,6 +91,53 @@ class AsyncRecordBackend(Protocol):
         ...
 
 
+@runtime_checkable
+class SwapBackend(RecordBackend, Protocol):
+    """A :class:`RecordBackend` that can also compare-and-set a record (optional).
+
+    Needed for ``idle_timeout`` and for a touch (S-9.23), which re-stamp a
+    session a request only read: the swap writes only if nobody saved the
+    record since it was loaded, so a touch can never undo a concurrent write.
+    """
+
+    def swap(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        """Replace the record if its text equals ``expected``; return whether it did.
+
+        Atomic with respect to ``update``/``delete`` of the same record, and
+        ``False`` (writing nothing) if the record is gone: no resurrection.
+        """
+        ...
+
+
+@runtime_checkable
+class AsyncSwapBackend(AsyncRecordBackend, Protocol):
+    """:class:`SwapBackend` with every primitive awaited; the same contract."""
+
+    async def swap(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        """Replace the record if its text equals ``expected``; return whether it did."""
+        ...
+
+
+def can_swap(backend: object) -> bool:
+    """Whether ``backend`` offers ``swap`` (a wrapper answers for what it wraps)."""
+    inner = getattr(backend, "backend", None)
+    if isinstance(backend, InlineBackend | ThreadedBackend):
+        return can_swap(inner)
+    return callable(getattr(backend, "swap", None))
+
+
+def _no_swap(backend: object) -> StoreError:
+    return StoreError(
+        f"{type(backend).__name__} has no swap(session_id, expected, data, expires_at, ttl): "
+        "add it (see SwapBackend) to use idle_timeout or touch",
+        action="touch a session",
+    )
+
+
 def perform(backend: RecordBackend | None, op: Op) -> object:
     """Run one plan step on a sync backend and return what the backend returned."""
     if backend is None:
@@ -100,6 +150,10 @@ def perform(backend: RecordBackend | None, op: Op) -> object:
         return backend.update(op.session_id, op.data, op.expires_at, op.ttl)
     if isinstance(op, Delete):
         return backend.delete(op.session_id)
+    if isinstance(op, Swap):
+        if not isinstance(backend, SwapBackend):
+            raise _no_swap(backend)
+        return backend.swap(op.session_id, op.expected, op.data, op.expires_at, op.ttl)
     raise TypeError(f"not a backend step: {op!r}")
 
 
@@ -115,6 +169,10 @@ async def aperform(backend: AsyncRecordBackend | None, op: Op) -> object:
         return await backend.update(op.session_id, op.data, op.expires_at, op.ttl)
     if isinstance(op, Delete):
         return await backend.delete(op.session_id)
+    if isinstance(op, Swap):
+        if not isinstance(backend, AsyncSwapBackend):
+            raise _no_swap(backend)
+        return await backend.swap(op.session_id, op.expected, op.data, op.expires_at, op.ttl)
     raise TypeError(f"not a backend step: {op!r}")
 
 
@@ -144,6 +202,13 @@ class InlineBackend:
     async def delete(self, session_id: str) -> bool:
         return self.backend.delete(session_id)
 
+    async def swap(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        if not isinstance(self.backend, SwapBackend):
+            raise _no_swap(self.backend)
+        return self.backend.swap(session_id, expected, data, expires_at, ttl)
+
 
 class ThreadedBackend:
     """A sync backend whose steps may block, each run in a worker thread.
@@ -170,3 +235,12 @@ class ThreadedBackend:
 
     async def delete(self, session_id: str) -> bool:
         return await asyncio.to_thread(self.backend.delete, session_id)
+
+    async def swap(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        if not isinstance(self.backend, SwapBackend):
+            raise _no_swap(self.backend)
+        return await asyncio.to_thread(
+            self.backend.swap, session_id, expected, data, expires_at, ttl
+        )

@@ -7,11 +7,11 @@ cookie store has the same ``get``/``new``/``save`` as every other store.
 
 from __future__ import annotations
 
-from reference_impl._store.core import StoreCore, values_of
-from reference_impl._store.meta import stored_values
+from reference_impl._store.core import Loaded, StoreCore, values_of
+from reference_impl._store.meta import write_meta
 from reference_impl._store.plan import Plan
 from reference_impl.securecookie import decode_multi, encode_multi
-from spec import Cookie, Request, ResponseWriter, Session, SessionKey
+from spec import Cookie, Request, ResponseWriter, Session
 from spec.errors import ValueTooLongError
 
 __all__ = ["CookieCore"]
@@ -20,9 +20,9 @@ __all__ = ["CookieCore"]
 class CookieCore(StoreCore):
     """Decisions of a store that keeps the values in the cookie (gorilla's ``CookieStore``)."""
 
-    def _load_one(self, name: str, raw: str) -> Plan[tuple[str, dict[SessionKey, object]]]:
-        """The values are the cookie itself; there is no ID."""
-        return "", values_of(decode_multi(name, raw, self.codecs))
+    def _load_one(self, name: str, raw: str) -> Plan[Loaded]:
+        """The values are the cookie itself; there is no ID and no record."""
+        return "", values_of(decode_multi(name, raw, self.codecs)), None
         yield  # a plan with no backend step
 
     def save_plan(self, request: Request, response: ResponseWriter, session: Session) -> Plan[None]:
@@ -38,13 +38,29 @@ class CookieCore(StoreCore):
                 response.set_cookie(Cookie.for_session(session.name, "", session.options, now))
             session.mark_unmodified()
             return
-        encoded = encode_multi(session.name, stored_values(session, self.options), self.codecs)
+        encoded = encode_multi(
+            session.name, write_meta(session, self.options, self.lifetimes, int(now)), self.codecs
+        )
         limit = self.codecs[0].max_length
         size = len(session.name) + 1 + len(encoded)
         if limit and size > limit:
             raise ValueTooLongError(size, limit)
         response.set_cookie(Cookie.for_session(session.name, encoded, session.options, now))
+        self.stamp(session, int(now), None)
         session.clear_regenerate_request()
         session.mark_unmodified()
         return
         yield  # a plan with no backend step
+
+    def touch_plan(
+        self, request: Request, response: ResponseWriter, session: Session, *, force: bool
+    ) -> Plan[bool]:
+        """Re-issue the cookie with the same values and a new last-use time (S-9.23).
+
+        The browser holds the data, so re-sending it is the touch; a request
+        that changed the session was saved instead, never touched.
+        """
+        if not self.touch_due(session, force=force):
+            return False
+        yield from self.save_plan(request, response, session)
+        return True

@@ -15,19 +15,31 @@ import copy
 import logging
 import time
 from collections.abc import Sequence
-from typing import Self
+from typing import Any, Self, TypeAlias, cast
 
-from reference_impl._store.meta import restore_options
+from reference_impl._store.meta import Lifetimes, Meta, read_meta
 from reference_impl._store.plan import Plan
 from reference_impl.securecookie import SecureCookie, codecs_from_pairs
 from reference_impl.serializers import JSONSerializer
-from spec import AsyncStore, Clock, Options, Request, ResponseWriter, Session, SessionKey, Store
+from spec import (
+    AsyncStore,
+    Clock,
+    Options,
+    Request,
+    ResponseWriter,
+    Session,
+    SessionKey,
+    SessionValue,
+    Store,
+)
 from spec._tokens import TOKEN
 from spec.errors import (
+    AbsoluteTimeoutError,
     ConfigurationError,
     DecodeError,
     DeserializeError,
     ExpiredTimestampError,
+    IdleTimeoutError,
     InvalidCookieNameError,
     MacInvalidError,
     MultiDecodeError,
@@ -36,7 +48,17 @@ from spec.errors import (
 )
 from spec.protocols import Serializer
 
-__all__ = ["MAX_SAME_NAME_COOKIES", "StoreCore", "log_rejection", "most_specific", "values_of"]
+__all__ = [
+    "MAX_SAME_NAME_COOKIES",
+    "Loaded",
+    "StoreCore",
+    "log_rejection",
+    "most_specific",
+    "values_of",
+]
+
+#: What loading one cookie gives: the session ID, the values, the record text.
+Loaded: TypeAlias = tuple[str, dict[SessionKey, SessionValue], str | None]
 
 #: Forged or corrupt input is reported here (never with the cookie value or a key).
 security_log = logging.getLogger("sessionspec.security")
@@ -69,7 +91,7 @@ def most_specific(error: DecodeError) -> DecodeError:
     return error
 
 
-def values_of(decoded: object) -> dict[SessionKey, object]:
+def values_of(decoded: object) -> dict[SessionKey, SessionValue]:
     """Check that a decoded payload is a session-values mapping (str/int keys).
 
     An authentic payload of the wrong shape (another application's cookie
@@ -126,6 +148,8 @@ class StoreCore:
         self.serializer: Serializer = serializer if serializer is not None else JSONSerializer()
         #: The name rejections are logged under (the driver puts its class name here).
         self.label = type(self).__name__
+        #: Idle and absolute timeouts (S-9.22, S-9.23); the drivers set them.
+        self.lifetimes = Lifetimes()
         # A browser-session default (max_age 0) must not switch server-side
         # expiry off, so the codecs keep the 30-day default in that case.
         codec_max_age = self.options.max_age if self.options.max_age > 0 else Options().max_age
@@ -162,34 +186,116 @@ class StoreCore:
             raws = raws[:MAX_SAME_NAME_COOKIES]
         for raw in raws:
             try:
-                session_id, values = yield from self._load_one(name, raw)
-                options = restore_options(values, self.options)
+                session_id, values, record = yield from self._load_one(name, raw)
+                meta = read_meta(values, self.options)
+                yield from self._check_lifetime(session_id, meta)
             except DecodeError as exc:
                 error = most_specific(exc)
                 log_rejection(self.label, name, error)
                 first_error = first_error or error
                 continue
-            return self._session(name, owner, session_id, values, options, is_new=False)
-        return self._session(name, owner, "", {}, self.options, load_error=first_error)
+            session = self._session(
+                name, owner, session_id, values, meta.options, False, None, meta.created_at
+            )
+            private = session.__pydantic_private__
+            assert private is not None
+            private["_used_at"] = meta.used_at
+            private["_record"] = record
+            return session
+        return self._session(name, owner, "", {}, self.options, True, first_error)
 
-    def _load_one(self, name: str, raw: str) -> Plan[tuple[str, dict[SessionKey, object]]]:
-        """Turn one cookie value into ``(session ID, values)``, or raise ``DecodeError``."""
+    def _check_lifetime(self, session_id: str, meta: Meta) -> Plan[None]:
+        """Refuse a session past the absolute or idle timeout (S-9.22, S-9.23).
+
+        A session past its absolute timeout is also forgotten by the store
+        (its record deleted), so nothing can bring it back. A session stored
+        before a limit was switched on has no ``created_at``/``used_at`` and
+        starts its clock at its next save.
+        """
+        now = int(self.clock())
+        absolute, idle = self.lifetimes.absolute_timeout, self.lifetimes.idle_timeout
+        if absolute and meta.created_at is not None and now > meta.created_at + absolute:
+            yield from self._forget(session_id)
+            raise AbsoluteTimeoutError(meta.created_at, now, absolute)
+        if idle and meta.used_at is not None and now > meta.used_at + idle:
+            raise IdleTimeoutError(meta.used_at, now, idle)
+
+    def _forget(self, session_id: str) -> Plan[None]:
+        """Drop what the store keeps for a session it refused for good (nothing here)."""
+        return
+        yield  # a plan with no backend step
+
+    def _load_one(self, name: str, raw: str) -> Plan[Loaded]:
+        """Turn one cookie value into ``(session ID, values, record text)``, or raise.
+
+        Raises ``DecodeError``; the record text is ``None`` where there is
+        no record (the cookie store).
+        """
         raise NotImplementedError
 
     def save_plan(self, request: Request, response: ResponseWriter, session: Session) -> Plan[None]:
         """Persist ``session`` and set its cookie, as a plan."""
         raise NotImplementedError
 
+    def touch_plan(
+        self, request: Request, response: ResponseWriter, session: Session, *, force: bool
+    ) -> Plan[bool]:
+        """Record that a request used ``session`` without changing it (S-9.23).
+
+        Only a loaded, unmodified session is touched, and only when due: a
+        tenth of the idle window after its last recorded use, or at once with
+        ``force`` (``save_every_request``). Returns whether it was touched.
+        """
+        raise NotImplementedError
+
+    def touch_due(self, session: Session, *, force: bool) -> bool:
+        """Whether a touch of ``session`` would do anything now."""
+        if session.is_new or session.modified or session.options.max_age < 0:
+            return False
+        if force:
+            return True
+        idle = self.lifetimes.idle_timeout
+        if not idle:
+            return False
+        private = session.__pydantic_private__
+        used_at = private.get("_used_at") if private is not None else None
+        return used_at is None or self.clock() - used_at >= max(1, idle // 10)
+
+    def deadline(self, session: Session, now: float) -> float | None:
+        """When the session's record expires: its lifetime, capped by both timeouts."""
+        candidates: list[float] = []
+        store_limit = self.codecs[0].max_age
+        lifetime = session.options.max_age if session.options.max_age > 0 else store_limit
+        if store_limit:
+            lifetime = min(lifetime, store_limit)
+        if lifetime:
+            candidates.append(now + lifetime)
+        if self.lifetimes.idle_timeout:
+            candidates.append(now + self.lifetimes.idle_timeout)
+        if self.lifetimes.absolute_timeout:
+            created = session.created_at if session.created_at is not None else now
+            candidates.append(created + self.lifetimes.absolute_timeout)
+        return min(candidates) if candidates else None
+
+    def stamp(self, session: Session, now: int, record: str | None) -> None:
+        """After a save or touch: note creation, last use and the stored text."""
+        if self.lifetimes.keeps_created and session.created_at is None:
+            session.created_at = now
+        private = session.__pydantic_private__
+        assert private is not None
+        private["_used_at"] = now
+        private["_record"] = record
+
     def _session(
         self,
         name: str,
         owner: Store | AsyncStore,
         session_id: str,
-        values: dict[SessionKey, object],
+        values: dict[SessionKey, SessionValue],
         options: Options,
-        *,
         is_new: bool = True,
         load_error: DecodeError | None = None,
+        created_at: int | None = None,
     ) -> Session:
         """A session of this store: the one place sessions are made and bound.
 
@@ -199,7 +305,10 @@ class StoreCore:
         request. It starts unmodified (S-9.20). ``options`` are the store's,
         or the session's own as stored with it (S-9.21).
         """
-        return Session.trusted(name, session_id, values, options, is_new, load_error, owner)
+        checked = cast("dict[SessionKey, Any]", values)  # values_of checked the shape
+        return Session.trusted(
+            name, session_id, checked, options, is_new, load_error, owner, created_at
+        )
 
     def max_age(self, seconds: int) -> None:
         """Set the default cookie lifetime and every codec's expiry (gorilla's ``MaxAge``).

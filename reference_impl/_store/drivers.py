@@ -20,17 +20,25 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Generic, Self, TypeVar
+from typing import Generic, Self, TypeVar, cast
 
-from reference_impl._store.backend import AsyncRecordBackend, RecordBackend, aperform, perform
+from reference_impl._store.backend import (
+    AsyncRecordBackend,
+    RecordBackend,
+    aperform,
+    can_swap,
+    perform,
+)
 from reference_impl._store.core import StoreCore
+from reference_impl._store.meta import Lifetimes
 from reference_impl._store.plan import Op, arun_plan, run_plan
 from reference_impl._store.server_side import ServerSideCore
 from reference_impl.securecookie import SecureCookie
-from spec import Clock, Options, Registry, Request, ResponseWriter, Session
+from spec import AsyncSession, Clock, Options, Registry, Request, ResponseWriter, Session
+from spec.errors import ConfigurationError
 from spec.protocols import Serializer
 
-__all__ = ["AsyncDriver", "AsyncServerSideStore", "ServerSideStore", "SyncDriver"]
+__all__ = ["AsyncDriver", "AsyncServerSideStore", "ServerSideStore", "SyncDriver", "require_swap"]
 
 C = TypeVar("C", bound=StoreCore)
 
@@ -78,6 +86,26 @@ class _Configured(Generic[C]):
         """Set every codec's maximum encoded length (``0`` disables the check)."""
         self.core.max_length(length)
 
+    @property
+    def absolute_timeout(self) -> int:
+        """Seconds a session lives after creation however active it is (0 = off; S-9.22)."""
+        return self.core.lifetimes.absolute_timeout
+
+    @property
+    def idle_timeout(self) -> int:
+        """Seconds without a request after which a session ends (0 = off; S-9.23)."""
+        return self.core.lifetimes.idle_timeout
+
+    def touch_due(self, session: Session, *, force: bool = False) -> bool:
+        """Whether :meth:`touch` would write now (no I/O: callers skip a thread hop if not)."""
+        return self.core.touch_due(session, force=force)
+
+    def _set_lifetimes(
+        self, absolute_timeout: int, idle_timeout: int, *, track_created: bool
+    ) -> None:
+        """Install the timeouts (the stores' constructors call this)."""
+        self.core.lifetimes = Lifetimes(absolute_timeout, idle_timeout, track_created)
+
     def with_keys(self, *key_pairs: bytes) -> Self:
         """A store sharing this one's backend and options but using other keys.
 
@@ -110,6 +138,20 @@ class SyncDriver(_Configured[C]):
         """Persist ``session`` and write its cookie to ``response``."""
         run_plan(self.core.save_plan(request, response, session), self._perform)
 
+    def touch(
+        self, request: Request, response: ResponseWriter, session: Session, *, force: bool = False
+    ) -> bool:
+        """Record a use of ``session`` the request did not change; ``True`` if it wrote (S-9.23).
+
+        ``save_all(..., only_modified=True)`` calls it for every unmodified
+        session, so the idle clock follows reads. It writes at most once per
+        tenth of the idle window (or always with ``force``), and never the
+        values: a concurrent save wins.
+        """
+        return run_plan(
+            self.core.touch_plan(request, response, session, force=force), self._perform
+        )
+
 
 class AsyncDriver(_Configured[C]):
     """A :class:`spec.AsyncStore`: the core's plans run awaiting each backend step.
@@ -123,17 +165,25 @@ class AsyncDriver(_Configured[C]):
         self.backend = backend
         self._perform: Callable[[Op], Awaitable[object]] = functools.partial(aperform, backend)
 
-    async def get(self, request: Request, name: str) -> Session:
+    async def get(self, request: Request, name: str) -> AsyncSession:
         """Return session ``name`` for this request, loading it once (S-5.7)."""
         return await Registry.of(request).aget(self, name)
 
-    async def new(self, request: Request, name: str) -> Session:
+    async def new(self, request: Request, name: str) -> AsyncSession:
         """Load session ``name`` from the request (or a fresh one), bypassing the cache."""
-        return await arun_plan(self.core.load_plan(request, name, self), self._perform)
+        session = await arun_plan(self.core.load_plan(request, name, self), self._perform)
+        return cast("AsyncSession", session)  # the same object: only the type says "use asave"
 
     async def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
         """Persist ``session`` and write its cookie to ``response``."""
         await arun_plan(self.core.save_plan(request, response, session), self._perform)
+
+    async def touch(
+        self, request: Request, response: ResponseWriter, session: Session, *, force: bool = False
+    ) -> bool:
+        """The async twin of :meth:`SyncDriver.touch` (S-9.23)."""
+        plan = self.core.touch_plan(request, response, session, force=force)
+        return await arun_plan(plan, self._perform)
 
 
 class ServerSideStore(SyncDriver[ServerSideCore]):
@@ -156,8 +206,12 @@ class ServerSideStore(SyncDriver[ServerSideCore]):
         options: Options | None = None,
         serializer: Serializer | None = None,
         clock: Clock | None = None,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         super().__init__(ServerSideCore(key_pairs, options, serializer, clock), backend)
+        self._set_lifetimes(absolute_timeout, idle_timeout, track_created=True)
+        require_swap(backend, idle_timeout)
 
 
 class AsyncServerSideStore(AsyncDriver[ServerSideCore]):
@@ -177,5 +231,19 @@ class AsyncServerSideStore(AsyncDriver[ServerSideCore]):
         options: Options | None = None,
         serializer: Serializer | None = None,
         clock: Clock | None = None,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         super().__init__(ServerSideCore(key_pairs, options, serializer, clock), backend)
+        self._set_lifetimes(absolute_timeout, idle_timeout, track_created=True)
+        require_swap(backend, idle_timeout)
+
+
+def require_swap(backend: object, idle_timeout: int) -> None:
+    """Refuse ``idle_timeout`` over a backend that cannot touch without a rewrite."""
+    if idle_timeout and not can_swap(backend):
+        raise ConfigurationError(
+            f"idle_timeout needs a backend with swap(); {type(backend).__name__} has none. "
+            "Add swap(session_id, expected, data, expires_at, ttl) (see SwapBackend), "
+            "or leave idle_timeout at 0"
+        )

@@ -1,63 +1,137 @@
-"""What a session keeps about itself beside its values: its own options (S-9.21).
+"""What a session keeps about itself beside its values: its own options and its age.
 
 A session's own ``max_age`` ("remember me: off" is ``max_age=0``) must hold
 for the session's whole life, not for one response: otherwise the next
 write, say reading a flash, would turn a browser-session cookie into a
 30-day one, keeping a user signed in on a shared computer after they chose
-not to be. So it is stored with the values, under a reserved key, and
-restored on every load.
+not to be (S-9.21). Likewise the idle and absolute timeouts need to know
+when the session was created and last used (S-9.22, S-9.23), and a cookie
+store has nowhere else to keep that. So these facts are stored with the
+values, under reserved keys in the ``_sessionspec.`` namespace, and taken
+out again on every load: ``session.values`` never shows them.
 
-The key is written only when the session's ``max_age`` differs from the
-store's default, so a default session's payload, and therefore its cookie,
-stays byte-identical to gorilla's. A Go service reading the payload sees one
-extra integer value; it never changes what Go decodes for the other keys.
+Each key is written only when it is needed: ``max_age`` when it differs
+from the store's default, ``created_at`` when the store tracks it,
+``used_at`` when an idle timeout is on. A default session's payload, and
+therefore its cookie, stays byte-identical to gorilla's. A Go service
+reading the payload sees a few extra integer values and keeps them when it
+saves the session again; it never changes what Go decodes for other keys.
 """
 
 from __future__ import annotations
 
-from spec import Options, Session, SessionKey
-from spec.errors import DeserializeError, SerializeError
+from dataclasses import dataclass
+from typing import NamedTuple
 
-__all__ = ["MAX_AGE_KEY", "restore_options", "stored_values"]
+from spec import Options, Session, SessionKey, SessionValue
+from spec.errors import ConfigurationError, DeserializeError, SerializeError
 
-#: The reserved value key a session's own ``max_age`` is kept under.
+__all__ = [
+    "CREATED_AT_KEY",
+    "MAX_AGE_KEY",
+    "USED_AT_KEY",
+    "Lifetimes",
+    "Meta",
+    "read_meta",
+    "write_meta",
+]
+
+#: Every reserved value key starts with this; applications may not use it.
+RESERVED_PREFIX = "_sessionspec."
+#: The session's own ``max_age`` (S-9.21).
 MAX_AGE_KEY = "_sessionspec.max_age"
+#: When the session was first saved, Unix seconds (S-9.22).
+CREATED_AT_KEY = "_sessionspec.created_at"
+#: When a request last used the session, Unix seconds (S-9.23).
+USED_AT_KEY = "_sessionspec.used_at"
 
 
-def stored_values(session: Session, defaults: Options) -> dict[SessionKey, object]:
-    """The mapping to encode for ``session``: its values plus what must outlive the response.
+@dataclass(frozen=True, slots=True)
+class Lifetimes:
+    """A store's session time limits, in seconds (0 = off).
 
-    A value the application put under the reserved key is refused rather
-    than dropped or overwritten, so nothing it stored is lost in silence.
+    ``track_created`` keeps ``created_at`` even with both limits off: stores
+    whose records are ours alone do; the cookie and filesystem stores, whose
+    bytes Go reads too, keep it only when a limit needs it.
     """
-    values: dict[SessionKey, object] = dict(session.values)
-    if MAX_AGE_KEY in values:
-        raise SerializeError(
-            f"the value key {MAX_AGE_KEY!r} is reserved for the session's own max_age; "
-            "set session.options = session.options.replace(max_age=...) instead",
-            path=f"values[{MAX_AGE_KEY!r}]",
-        )
+
+    absolute_timeout: int = 0
+    idle_timeout: int = 0
+    track_created: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("absolute_timeout", "idle_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigurationError(
+                    f"{name} must be a whole number of seconds >= 0 (0 = off); got {value!r}"
+                )
+
+    @property
+    def keeps_created(self) -> bool:
+        """Whether sessions carry ``created_at``."""
+        return self.track_created or self.absolute_timeout > 0 or self.idle_timeout > 0
+
+
+class Meta(NamedTuple):
+    """What :func:`read_meta` took out of a loaded payload."""
+
+    options: Options
+    created_at: int | None
+    used_at: int | None
+
+
+def write_meta(
+    session: Session, defaults: Options, lifetimes: Lifetimes, now: int
+) -> dict[SessionKey, SessionValue]:
+    """The mapping to encode for ``session`` at ``now``: its values plus what must outlive it.
+
+    A value the application put under a reserved key is refused rather than
+    dropped or overwritten, so nothing it stored is lost in silence.
+    """
+    values: dict[SessionKey, SessionValue] = dict(session.values)
+    for key in values:
+        if isinstance(key, str) and key.startswith(RESERVED_PREFIX):
+            raise SerializeError(
+                f"value keys starting with {RESERVED_PREFIX!r} are reserved for what the "
+                "store keeps about the session (its own max_age, created_at, last use); "
+                "rename the key, or set session.options for max_age",
+                path=f"values[{key!r}]",
+            )
     max_age = session.options.max_age
     if max_age != defaults.max_age and max_age >= 0:
         values[MAX_AGE_KEY] = max_age
+    if lifetimes.keeps_created:
+        values[CREATED_AT_KEY] = session.created_at if session.created_at is not None else now
+    if lifetimes.idle_timeout:
+        values[USED_AT_KEY] = now
     return values
 
 
-def restore_options(values: dict[SessionKey, object], defaults: Options) -> Options:
-    """Take the stored ``max_age`` out of ``values`` and return the session's options.
+def read_meta(values: dict[SessionKey, SessionValue], defaults: Options) -> Meta:
+    """Take the reserved entries out of ``values`` and return what they said.
 
     The payload is authentic (its MAC verified), so a malformed entry means
     another writer with our keys stored something we do not understand: the
     cookie is refused as undecodable rather than trusted or crashed on.
     """
-    if MAX_AGE_KEY not in values:
-        return defaults
-    max_age = values.pop(MAX_AGE_KEY)
-    if not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0:
-        raise DeserializeError(f"stored {MAX_AGE_KEY!r} must be an int >= 0, got {max_age!r}")
-    if max_age == defaults.max_age:
-        return defaults
-    try:
-        return defaults.replace(max_age=max_age)
-    except ValueError as exc:  # beyond what Options accepts (S-2.6)
-        raise DeserializeError(f"stored {MAX_AGE_KEY!r} is out of range: {exc}") from exc
+    options = defaults
+    if MAX_AGE_KEY in values:
+        max_age = _stored_int(values.pop(MAX_AGE_KEY), MAX_AGE_KEY)
+        if max_age != defaults.max_age:
+            try:
+                options = defaults.replace(max_age=max_age)
+            except ValueError as exc:  # beyond what Options accepts (S-2.6)
+                raise DeserializeError(f"stored {MAX_AGE_KEY!r} is out of range: {exc}") from exc
+    created_at = used_at = None
+    if CREATED_AT_KEY in values:
+        created_at = _stored_int(values.pop(CREATED_AT_KEY), CREATED_AT_KEY)
+    if USED_AT_KEY in values:
+        used_at = _stored_int(values.pop(USED_AT_KEY), USED_AT_KEY)
+    return Meta(options, created_at, used_at)
+
+
+def _stored_int(value: object, key: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+        raise DeserializeError(f"stored {key!r} must be an int >= 0, got {value!r}")
+    return value

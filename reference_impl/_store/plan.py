@@ -27,12 +27,14 @@ __all__ = [
     "Plan",
     "Read",
     "Record",
+    "Swap",
     "Update",
     "arun_plan",
     "create",
     "delete",
     "read",
     "run_plan",
+    "swap",
     "update",
 ]
 
@@ -67,6 +69,22 @@ class Update:
 
 
 @dataclass(frozen=True, slots=True)
+class Swap:
+    """Replace a record only if its text is still ``expected``; the result is whether it did.
+
+    The compare-and-set a touch needs (S-9.23): a request that only read a
+    session re-stamps it without ever writing over a change another request
+    saved meanwhile.
+    """
+
+    session_id: str
+    expected: str
+    data: str
+    expires_at: float | None
+    ttl: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Delete:
     """Remove a record if present; the result is ``True`` if one was removed."""
 
@@ -74,7 +92,7 @@ class Delete:
 
 
 #: One backend step of a plan.
-Op: TypeAlias = Read | Create | Update | Delete
+Op: TypeAlias = Read | Create | Update | Swap | Delete
 #: A plan: yields backend steps, is sent their results, returns ``_T``.
 Plan: TypeAlias = Generator[Op, object, _T]
 #: A stored record: the securecookie text of the values and its deadline.
@@ -98,6 +116,13 @@ def create(session_id: str, data: str, expires_at: float | None, ttl: int | None
 def update(session_id: str, data: str, expires_at: float | None, ttl: int | None) -> Plan[bool]:
     """Step: replace a record; ``False`` if it is gone (nothing written)."""
     return bool((yield Update(session_id, data, expires_at, ttl)))
+
+
+def swap(
+    session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+) -> Plan[bool]:
+    """Step: replace a record still reading ``expected``; ``False`` if it changed or is gone."""
+    return bool((yield Swap(session_id, expected, data, expires_at, ttl)))
 
 
 def delete(session_id: str) -> Plan[bool]:

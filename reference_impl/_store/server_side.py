@@ -12,16 +12,17 @@ one, so the guarantees are written once for both.
 from __future__ import annotations
 
 import base64
+import math
 import os
 import re
 from typing import cast
 
 from reference_impl._store import plan as step
-from reference_impl._store.core import StoreCore, values_of
-from reference_impl._store.meta import stored_values
+from reference_impl._store.core import Loaded, StoreCore, values_of
+from reference_impl._store.meta import write_meta
 from reference_impl._store.plan import Plan, Read, Record
 from reference_impl.securecookie import decode_multi, encode_multi
-from spec import Cookie, Request, ResponseWriter, Session, SessionKey
+from spec import Cookie, Request, ResponseWriter, Session
 from spec.errors import (
     ExpiredTimestampError,
     InvalidSessionIDError,
@@ -72,7 +73,7 @@ def check_session_id(session_id: str) -> None:
 class ServerSideCore(StoreCore):
     """The decisions of a store whose cookie holds only the signed session ID, as plans."""
 
-    def _load_one(self, name: str, raw: str) -> Plan[tuple[str, dict[SessionKey, object]]]:
+    def _load_one(self, name: str, raw: str) -> Plan[Loaded]:
         """Verify the signed ID, check its shape, then fetch and verify the record.
 
         A fresh session never takes over an ID from a cookie (unknown,
@@ -90,7 +91,11 @@ class ServerSideCore(StoreCore):
         now = self.clock()
         if expires_at is not None and now > expires_at:
             raise ExpiredTimestampError(int(expires_at), int(now))
-        return session_id, values_of(decode_multi(name, data, self.codecs))
+        return session_id, values_of(decode_multi(name, data, self.codecs)), data
+
+    def _forget(self, session_id: str) -> Plan[None]:
+        """Delete the record of a session past its absolute timeout (S-9.22)."""
+        yield from step.delete(session_id)
 
     def save_plan(self, request: Request, response: ResponseWriter, session: Session) -> Plan[None]:
         """Create, update or delete the record, then write the ID cookie.
@@ -125,9 +130,10 @@ class ServerSideCore(StoreCore):
             if had_cookie:
                 response.set_cookie(Cookie.for_session(name, "", session.options, now))
             return
-        data = encode_multi(name, stored_values(session, self.options), self.codecs)
-        ttl = self._lifetime(session)
-        expires_at = now + ttl if ttl else None
+        data = encode_multi(
+            name, write_meta(session, self.options, self.lifetimes, int(now)), self.codecs
+        )
+        expires_at, ttl = self._expiry(session, now)
         if session.id and not session.regenerate_requested:
             if not (yield from step.update(session.id, data, expires_at, ttl)):
                 raise SessionInterruptedError(name)
@@ -138,9 +144,39 @@ class ServerSideCore(StoreCore):
             session_id = yield from self._create_plan(data, expires_at, ttl)
         cookie_value = encode_multi(name, session_id, self.codecs)
         session.id = session_id
+        self.stamp(session, int(now), data)
         session.clear_regenerate_request()
         session.mark_unmodified()
         response.set_cookie(Cookie.for_session(name, cookie_value, session.options, now))
+
+    def touch_plan(
+        self, request: Request, response: ResponseWriter, session: Session, *, force: bool
+    ) -> Plan[bool]:
+        """Re-stamp the record of a session a request only read, never its values (S-9.23).
+
+        The new record (same values, new last use and deadline) replaces the
+        stored one only if that is still the text this request loaded
+        (``swap``): a request that saved a change meanwhile has re-stamped it
+        already, and its change must not be undone by this stale copy. A
+        record that is gone stays gone (no resurrection). The ID cookie is
+        re-issued so the browser's lifetime and its signature's age follow.
+        """
+        private = session.__pydantic_private__
+        loaded = private.get("_record") if private is not None else None
+        if not (session.id and isinstance(loaded, str) and self.touch_due(session, force=force)):
+            return False
+        check_session_id(session.id)
+        now = self.clock()
+        data = encode_multi(
+            session.name, write_meta(session, self.options, self.lifetimes, int(now)), self.codecs
+        )
+        expires_at, ttl = self._expiry(session, now)
+        if not (yield from step.swap(session.id, loaded, data, expires_at, ttl)):
+            return False
+        self.stamp(session, int(now), data)
+        cookie_value = encode_multi(session.name, session.id, self.codecs)
+        response.set_cookie(Cookie.for_session(session.name, cookie_value, session.options, now))
+        return True
 
     def _create_plan(self, data: str, expires_at: float | None, ttl: int | None) -> Plan[str]:
         for _ in range(_CREATE_ATTEMPTS):
@@ -151,10 +187,9 @@ class ServerSideCore(StoreCore):
             f"no unique session ID in {_CREATE_ATTEMPTS} attempts", action="create a session"
         )
 
-    def _lifetime(self, session: Session) -> int | None:
-        """Seconds the record lives: the session's own max_age, capped by the store's."""
-        store_limit = self.codecs[0].max_age
-        lifetime = session.options.max_age if session.options.max_age > 0 else store_limit
-        if store_limit:
-            lifetime = min(lifetime, store_limit)
-        return lifetime or None
+    def _expiry(self, session: Session, now: float) -> tuple[float | None, int | None]:
+        """The record's deadline and its TTL in whole seconds (at least 1), or no expiry."""
+        expires_at = self.deadline(session, now)
+        if expires_at is None:
+            return None, None
+        return expires_at, max(1, math.ceil(expires_at - now))

@@ -26,5 +26,8 @@ class AsyncCookieStore(AsyncDriver[CookieCore]):
         options: Options | None = None,
         serializer: Serializer | None = None,
         clock: Clock | None = None,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         super().__init__(CookieCore(key_pairs, options, serializer, clock))
+        self._set_lifetimes(absolute_timeout, idle_timeout, track_created=False)

@@ -33,6 +33,8 @@ class AsyncFilesystemStore(AsyncServerSideStore):
         options: Options | None = None,
         serializer: Serializer | None = None,
         clock: Clock | None = None,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         self._files = _FileBackend(open_directory(path))
         super().__init__(
@@ -42,6 +44,8 @@ class AsyncFilesystemStore(AsyncServerSideStore):
             serializer=serializer,
             clock=clock,
         )
+        # Go reads these files too: created_at goes in only when a limit needs it.
+        self._set_lifetimes(absolute_timeout, idle_timeout, track_created=False)
 
     @property
     def path(self) -> Path:

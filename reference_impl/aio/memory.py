@@ -27,9 +27,18 @@ class AsyncMemoryStore(AsyncServerSideStore):
         options: Options | None = None,
         clock: Clock | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         self._memory = _MemoryBackend(clock or time.time, max_sessions)
-        super().__init__(InlineBackend(self._memory), *key_pairs, options=options, clock=clock)
+        super().__init__(
+            InlineBackend(self._memory),
+            *key_pairs,
+            options=options,
+            clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
+        )
 
     @property
     def max_sessions(self) -> int:

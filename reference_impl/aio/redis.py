@@ -26,6 +26,7 @@ from reference_impl._store.drivers import AsyncServerSideStore
 from reference_impl._store.plan import Record
 from reference_impl.redis import (
     _BACKOFF,
+    _SWAP_SCRIPT,
     DEFAULT_URL,
     _as_store_error,
     _pool_settings,
@@ -66,6 +67,14 @@ class _AsyncRedisBackend(_RedisKeys):
         with _as_store_error("delete a session (DEL)"):
             removed: object = await self.client.delete(self.key(session_id))
         return bool(removed)  # DEL answers how many keys it removed: 0 or 1
+
+    async def swap(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        key, *args = self.swap_args(session_id, expected, data, expires_at, ttl)
+        with _as_store_error("touch a session (EVAL)"):
+            done: object = await self.client.eval(_SWAP_SCRIPT, 1, key, *args)
+        return bool(done)
 
     async def _set(self, command: _SetCommand) -> bool:
         with _as_store_error("write a session (SET)"):
@@ -114,6 +123,8 @@ class AsyncRedisStore(AsyncServerSideStore):
         socket_connect_timeout: float = 2.0,
         max_connections: int | None = None,
         retries: int = 1,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         self._owned: aredis.ConnectionPool | None = None
         if client is None:
@@ -125,7 +136,13 @@ class AsyncRedisStore(AsyncServerSideStore):
             raise ConfigurationError("AsyncRedisStore: pass url or client, not both")
         self._redis = _AsyncRedisBackend(client, prefix)
         super().__init__(
-            self._redis, *key_pairs, options=options, serializer=serializer, clock=clock
+            self._redis,
+            *key_pairs,
+            options=options,
+            serializer=serializer,
+            clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
         )
 
     @property
