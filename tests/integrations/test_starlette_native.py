@@ -54,6 +54,7 @@ from reference_impl.integrations.starlette import (  # noqa: E402
 )
 from spec import AsyncStore, Options, Store  # noqa: E402
 from spec.errors import ConfigurationError  # noqa: E402
+from spec.http import RecordingResponse, SimpleRequest  # noqa: E402
 
 HASH, BLOCK = bytes(range(32)), bytes(range(100, 132))
 SECRET = "s" * 32  # Starlette's own middleware
@@ -411,6 +412,32 @@ def test_save_every_request_refreshes_non_empty_sessions(kind: str, session_dir:
         assert browser.send("GET", "/whoami")["body"] == {"user": "erin"}
         browser.send("POST", "/logout")
         assert browser.send("GET", "/whoami")["set-cookie"] == []
+
+
+@pytest.mark.parametrize("kind", ["sync-cookie", "filesystem"])
+def test_a_sessions_own_max_age_outlives_request_session_writes(
+    kind: str, session_dir: str
+) -> None:
+    """S-9.21: "remember me: off", chosen by a service sharing the store, stays off.
+
+    The login service gave the session its own ``max_age=0`` (a browser-session
+    cookie); the Starlette app's next write through ``request.session`` keeps
+    it instead of turning it into a 14-day cookie.
+    """
+    store = make_store(kind, STARLETTE_MAX_AGE, session_dir)
+    assert isinstance(store, CookieStore | FilesystemStore)
+    request, response = SimpleRequest(), RecordingResponse()
+    session = store.get(request, "session")
+    session.values["user"] = "frank"
+    session.options = session.options.replace(max_age=0)
+    session.save(request, response)
+    app = starlette_app(Middleware(SessionMiddleware, store=store))
+    with serve_asgi(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=10) as client:
+        browser = Browser(client, "session", {"session": response.cookies[0].value})
+        for _ in range(2):
+            (cookie,) = browser.send("POST", "/visit")["set-cookie"]  # type: ignore[misc]
+            assert cookie["deleted"] is False and cookie["max-age"] is None
+        assert browser.send("GET", "/whoami")["body"] == {"user": "frank"}
 
 
 def test_server_side_clear_deletes_the_record(session_dir: str) -> None:
