@@ -40,6 +40,7 @@ MODULES = [
     "reference_impl.integrations.flask",
     "reference_impl.integrations.starlette",
     "reference_impl.integrations.django",
+    "reference_impl.integrations.django.session_engine",
     "conformance",
     "conformance.strategies",
     "conformance.stateful",
