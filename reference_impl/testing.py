@@ -16,6 +16,7 @@ Factories (each ``factory(clock, *key_pairs) -> store``):
 ``filesystem``         ``FilesystemStore`` in a new temporary directory
 ``redis``              ``RedisStore`` on ``$SESSIONSPEC_REDIS_URL``, a random prefix
 ``sql``                ``SQLStore``: a new table on ``$SESSIONSPEC_SQL_URL``, else SQLite
+``memcached``          ``MemcachedStore`` on ``$SESSIONSPEC_MEMCACHED_SERVERS``, a random prefix
 ``async_*``            the async twin of each of the above
 =====================  ===================================================
 
@@ -46,8 +47,10 @@ from spec import Clock
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from reference_impl.aio.memcached import AsyncMemcachedStore
     from reference_impl.aio.redis import AsyncRedisStore
     from reference_impl.aio.sql import AsyncSQLStore
+    from reference_impl.memcached import MemcachedStore
     from reference_impl.redis import RedisStore
     from reference_impl.sql import SQLStore
 
@@ -56,11 +59,13 @@ __all__ = [
     "ConformanceFactory",
     "async_cookie",
     "async_filesystem",
+    "async_memcached",
     "async_memory",
     "async_redis",
     "async_sql",
     "cookie",
     "filesystem",
+    "memcached",
     "memory",
     "redis",
     "sql",
@@ -74,6 +79,8 @@ TEST_KEYS = (b"sessionspec-conformance-hash-key", b"sessionspec-conformance-bloc
 #: Environment variables naming the servers the Redis and SQL factories use.
 REDIS_URL_ENV = "SESSIONSPEC_REDIS_URL"
 SQL_URL_ENV = "SESSIONSPEC_SQL_URL"
+#: Comma-separated ``host:port`` list for the Memcached factories.
+MEMCACHED_SERVERS_ENV = "SESSIONSPEC_MEMCACHED_SERVERS"
 #: Conformance keys in Redis expire within this many seconds, whatever the session says.
 _REDIS_TTL_CAP = 3600
 
@@ -137,6 +144,8 @@ _REDIS_CAPABILITIES: dict[str, object] = {
     "max_value_bytes": 4096,
 }
 _SQL_CAPABILITIES = _MEMORY_CAPABILITIES
+#: Memcached cannot list its keys, so no ``purge_expired`` (it expires items itself).
+_MEMCACHED_CAPABILITIES = _REDIS_CAPABILITIES
 
 #: ``CookieStore`` on the test keys.
 cookie = ConformanceFactory(
@@ -339,4 +348,67 @@ sql = ConformanceFactory("sql", _sql_store, _SQL_CAPABILITIES, break_backend=_br
 #: ``AsyncSQLStore``, as :data:`sql`.
 async_sql = ConformanceFactory(
     "async-sql", _async_sql_store, _SQL_CAPABILITIES, break_backend=_break_sql
+)
+
+
+# -- Memcached ---------------------------------------------------------------------
+
+#: Per server list, the pooled clients every conformance store shares.
+_memcached_clients: dict[tuple[str, ...], dict[str, Any]] = {}
+
+
+def _memcached_servers() -> tuple[str, ...]:
+    from reference_impl.memcached import DEFAULT_SERVERS
+
+    listed = os.environ.get(MEMCACHED_SERVERS_ENV, "")
+    return tuple(s.strip() for s in listed.split(",") if s.strip()) or DEFAULT_SERVERS
+
+
+def _share_memcached_clients(store: MemcachedStore | AsyncMemcachedStore) -> None:
+    """One pool per server for the whole run, however many stores the suite makes."""
+    servers = _memcached_servers()
+    with _redis_lock:
+        shared = _memcached_clients.setdefault(servers, store._memcached.clients)
+    store._memcached.clients = shared
+    store._memcached.ttl_cap = _REDIS_TTL_CAP
+
+
+def _memcached_store(clock: Clock, keys: tuple[bytes, ...]) -> MemcachedStore:
+    from reference_impl.memcached import MemcachedStore
+
+    prefix = f"sessionspec-conformance:{os.urandom(8).hex()}:"
+    store = MemcachedStore(*keys, servers=_memcached_servers(), prefix=prefix, clock=clock)
+    _share_memcached_clients(store)
+    return store
+
+
+def _async_memcached_store(clock: Clock, keys: tuple[bytes, ...]) -> AsyncMemcachedStore:
+    from reference_impl.aio.memcached import AsyncMemcachedStore
+
+    prefix = f"sessionspec-conformance:{os.urandom(8).hex()}:"
+    store = AsyncMemcachedStore(*keys, servers=_memcached_servers(), prefix=prefix, clock=clock)
+    _share_memcached_clients(store)
+    return store
+
+
+def _break_memcached(store: MemcachedStore | AsyncMemcachedStore) -> None:
+    """Simulate an outage: every server is now TCP port 0 on 127.0.0.1, where nothing listens."""
+    from pymemcache.client.base import PooledClient  # type: ignore[import-untyped]
+
+    dead = PooledClient(("127.0.0.1", 0), connect_timeout=0.2, timeout=0.2)
+    store._memcached.clients = {name: dead for name in store._memcached.clients}
+    store._memcached.retries = 0
+
+
+#: ``python -m conformance reference_impl.testing:memcached`` on ``$SESSIONSPEC_MEMCACHED_SERVERS``:
+#: every store gets its own random key prefix, and its items expire within an hour.
+memcached = ConformanceFactory(
+    "memcached", _memcached_store, _MEMCACHED_CAPABILITIES, break_backend=_break_memcached
+)
+#: ``AsyncMemcachedStore``, as :data:`memcached`.
+async_memcached = ConformanceFactory(
+    "async-memcached",
+    _async_memcached_store,
+    _MEMCACHED_CAPABILITIES,
+    break_backend=_break_memcached,
 )

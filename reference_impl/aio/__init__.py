@@ -4,13 +4,15 @@
 * ``AsyncMemoryStore``: ``MemoryStore``, dict steps that cannot block, on the loop;
 * ``AsyncFilesystemStore``: ``FilesystemStore``, every file step in a worker thread;
 * ``AsyncRedisStore``: ``RedisStore`` on ``redis.asyncio``;
-* ``AsyncSQLStore``: ``SQLStore`` on SQLAlchemy's asyncio engine.
+* ``AsyncSQLStore``: ``SQLStore`` on SQLAlchemy's asyncio engine;
+* ``AsyncMemcachedStore``: ``MemcachedStore``, each pymemcache command in a worker thread.
 
 Each takes its sync twin's constructor arguments and makes the same
 decisions by running the same sans-I/O plans (``reference_impl._store.plan``);
-only the way a backend step is performed differs. ``AsyncRedisStore`` and
-``AsyncSQLStore`` are imported on first use, so this package needs neither
-redis-py nor SQLAlchemy unless they are asked for. See ``docs/async.md``.
+only the way a backend step is performed differs. ``AsyncRedisStore``,
+``AsyncSQLStore`` and ``AsyncMemcachedStore`` are imported on first use, so
+this package needs neither redis-py, SQLAlchemy nor pymemcache unless they
+are asked for. See ``docs/async.md``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from reference_impl.aio.filesystem import AsyncFilesystemStore as AsyncFilesyste
 from reference_impl.aio.memory import AsyncMemoryStore as AsyncMemoryStore
 
 if TYPE_CHECKING:
+    from reference_impl.aio.memcached import AsyncMemcachedStore as AsyncMemcachedStore
     from reference_impl.aio.redis import AsyncRedisStore as AsyncRedisStore
     from reference_impl.aio.sql import AsyncSQLStore as AsyncSQLStore
     from spec import AsyncStore
@@ -36,11 +39,13 @@ if TYPE_CHECKING:
         AsyncFilesystemStore,
         AsyncRedisStore,
         AsyncSQLStore,
+        AsyncMemcachedStore,
     )
 
 __all__ = [
     "AsyncCookieStore",
     "AsyncFilesystemStore",
+    "AsyncMemcachedStore",
     "AsyncMemoryStore",
     "AsyncRecordBackend",
     "AsyncRedisStore",
@@ -48,7 +53,11 @@ __all__ = [
     "AsyncServerSideStore",
 ]
 
-_LAZY = {"AsyncRedisStore": "reference_impl.aio.redis", "AsyncSQLStore": "reference_impl.aio.sql"}
+_LAZY = {
+    "AsyncRedisStore": "reference_impl.aio.redis",
+    "AsyncSQLStore": "reference_impl.aio.sql",
+    "AsyncMemcachedStore": "reference_impl.aio.memcached",
+}
 
 
 def __getattr__(name: str) -> object:

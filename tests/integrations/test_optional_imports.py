@@ -62,6 +62,8 @@ OPTIONAL_MODULES = [
     ("reference_impl.sql", ["sqlalchemy"], "sql"),
     ("reference_impl.aio.sql", ["sqlalchemy"], "sql-async"),
     ("reference_impl.aio.sql", ["sqlalchemy.ext.asyncio"], "sql-async"),
+    ("reference_impl.memcached", ["pymemcache"], "memcached"),
+    ("reference_impl.aio.memcached", ["pymemcache"], "memcached"),
     ("reference_impl.integrations.flask", ["flask"], "flask"),
     ("reference_impl.integrations.starlette", ["starlette"], "starlette"),
     ("reference_impl.integrations.django", ["django"], "django"),
@@ -117,7 +119,12 @@ def test_a_missing_optional_package_names_the_extra(
 
 
 @pytest.mark.parametrize(
-    ("attribute", "absent"), [("AsyncRedisStore", "redis"), ("AsyncSQLStore", "sqlalchemy")]
+    ("attribute", "absent"),
+    [
+        ("AsyncRedisStore", "redis"),
+        ("AsyncSQLStore", "sqlalchemy"),
+        ("AsyncMemcachedStore", "pymemcache"),
+    ],
 )
 def test_lazy_async_stores_name_the_extra_too(attribute: str, absent: str) -> None:
     """S-7.4: ``from reference_impl.aio import AsyncRedisStore`` fails the same way."""
@@ -129,7 +136,16 @@ def test_lazy_async_stores_name_the_extra_too(attribute: str, absent: str) -> No
 
 def test_the_core_needs_no_optional_package() -> None:
     """S-7.4: spec, reference_impl and the WSGI/ASGI adapters import with every extra absent."""
-    every_optional = ["redis", "sqlalchemy", "flask", "starlette", "django", "pytest", "hypothesis"]
+    every_optional = [
+        "redis",
+        "sqlalchemy",
+        "pymemcache",
+        "flask",
+        "starlette",
+        "django",
+        "pytest",
+        "hypothesis",
+    ]
     for module in (
         "spec",
         "reference_impl",
