@@ -34,6 +34,7 @@ from spec.session import AsyncSession as AsyncSession
 from spec.session import Session as Session
 from spec.session import SessionKey as SessionKey
 from spec.session import SessionValue as SessionValue
+from spec.typed import TypedSession as TypedSession
 
 __all__ = [
     "DEFAULT_MAX_AGE",
@@ -54,6 +55,7 @@ __all__ = [
     "SessionKey",
     "SessionValue",
     "Store",
+    "TypedSession",
     "asave_all",
     "check_cookie_name",
     "cookie_values",

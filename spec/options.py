@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
+from typing import Literal, TypedDict, Unpack
 
 from pydantic import ConfigDict, field_validator, model_validator
 
 from spec._model import ValidatedModel
 from spec._tokens import MAX_AGE_LIMIT, check_cookie_domain, check_cookie_path, check_max_age
 
-__all__ = ["DEFAULT_MAX_AGE", "MAX_AGE_LIMIT", "Options", "SameSite"]
+__all__ = ["DEFAULT_MAX_AGE", "MAX_AGE_LIMIT", "OptionChanges", "Options", "SameSite"]
 
 #: 30 days, gorilla's default lifetime for cookies and for codec expiry.
 DEFAULT_MAX_AGE = 86400 * 30
@@ -97,10 +98,27 @@ class Options(ValidatedModel):
             raise ValueError("partitioned=True requires secure=True (browsers reject it)")
         return self
 
-    def replace(self, **changes: object) -> Options:
+    def replace(self, **changes: Unpack[OptionChanges]) -> Options:
         """Return validated options with ``changes`` applied (this object is unchanged).
 
+        The keywords are typed (:class:`OptionChanges`), so mypy reports
+        ``replace(max_age="3600")`` and a misspelt ``replace(maxage=3600)`` on
+        the line that calls it; at run time the same mistakes raise.
+
         Raises:
-            ConfigurationError: a changed value breaks a rule (S-2).
+            ConfigurationError: a changed value breaks a rule (S-2), or a
+                keyword names no option.
         """
-        return self.model_copy(update=changes)
+        return self.model_copy(update=dict(changes))
+
+
+class OptionChanges(TypedDict, total=False):
+    """The keyword arguments of :meth:`Options.replace`: every field, each optional."""
+
+    path: str
+    domain: str
+    max_age: int
+    secure: bool
+    http_only: bool
+    same_site: SameSite | Literal["default", "lax", "strict", "none"]
+    partitioned: bool
