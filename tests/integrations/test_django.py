@@ -96,7 +96,8 @@ def configure_django() -> None:
 
     Every ``test_django*.py`` module calls this: Django's settings can be
     configured only once per process, so they hold what all of them need
-    (``contrib.auth``, ``contrib.messages`` and ``contrib.sessions``, an
+    (``contrib.admin``, ``contrib.auth``, ``contrib.messages`` and
+    ``contrib.sessions`` with templates, an
     SQLite database in a temporary directory, migrated) and each module
     switches ``MIDDLEWARE``, ``ROOT_URLCONF`` and ``SESSIONSPEC_STORE``
     with ``override_settings`` while it serves its app.
@@ -115,10 +116,24 @@ def configure_django() -> None:
         ROOT_URLCONF=URLS,
         MIDDLEWARE=["reference_impl.integrations.django.SessionspecMiddleware"],
         INSTALLED_APPS=[
+            "django.contrib.admin",
             "django.contrib.contenttypes",
             "django.contrib.auth",
             "django.contrib.messages",
             "django.contrib.sessions",
+        ],
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                        "django.contrib.messages.context_processors.messages",
+                    ]
+                },
+            }
         ],
         DATABASES={
             "default": {

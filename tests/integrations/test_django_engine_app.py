@@ -28,7 +28,7 @@ from tests.integrations._servers import require, serve_wsgi, set_cookies
 require("django")
 
 from django.conf import settings  # noqa: E402
-from django.contrib import messages  # noqa: E402
+from django.contrib import admin, messages  # noqa: E402
 from django.contrib.auth import authenticate, get_user_model, login, logout  # noqa: E402
 from django.contrib.auth.decorators import login_required  # noqa: E402
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse  # noqa: E402
@@ -128,6 +128,10 @@ def url() -> Iterator[str]:
     user_model = get_user_model()
     if not user_model.objects.filter(username="alice").exists():
         user_model.objects.create_user("alice", password="correct horse")
+    if not user_model.objects.filter(username="root").exists():
+        user_model.objects.create_superuser("root", password="admin password")
+    if not any(str(p.pattern) == "admin/" for p in URLS.urlpatterns):  # type: ignore[attr-defined]
+        URLS.urlpatterns.append(path("admin/", admin.site.urls))  # type: ignore[attr-defined]
     with (
         override_settings(
             ROOT_URLCONF=URLS, MIDDLEWARE=MIDDLEWARE, SESSIONSPEC_STORE=f"{HERE}:ACTIVE"
@@ -294,6 +298,33 @@ def test_django_reads_a_session_go_wrote(client: httpx.Client, go_oracle: GoOrac
     assert answer["ok"], answer
     client.cookies.set("sessionid", answer["cookie"])
     assert client.get("/visit").text == "42"
+
+
+def test_the_admin_logs_in_with_its_csrf_token_in_the_session(
+    client: httpx.Client, url: str
+) -> None:
+    """The admin's own login form, with ``CSRF_USE_SESSIONS``: the token lives in the session."""
+    with override_settings(CSRF_USE_SESSIONS=True):
+        form = client.get("/admin/login/?next=/admin/")
+        assert form.status_code == 200
+        assert "csrftoken" not in client.cookies  # the token is in the session
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        assert token is not None
+        signed_in = client.post(
+            "/admin/login/?next=/admin/",
+            data={
+                "csrfmiddlewaretoken": token.group(1),
+                "username": "root",
+                "password": "admin password",
+                "next": "/admin/",
+            },
+            headers={"Referer": f"{url}/admin/login/"},
+        )
+        assert signed_in.status_code == 302, signed_in.text[:500]
+        assert signed_in.headers["location"] == "/admin/"
+        index = client.get("/admin/")
+        assert index.status_code == 200 and "Site administration" in index.text
+        assert client.get("/home").json()["user"] == "root"
 
 
 def test_settings_stay_django_s(url: str) -> None:
