@@ -52,7 +52,8 @@ from reference_impl.integrations.starlette import (  # noqa: E402
     SessionMiddleware,
     get_session,
 )
-from spec import AsyncStore, Options, Store  # noqa: E402
+from spec import AsyncStore, Options, Registry, ResponseWriter, Session, Store  # noqa: E402
+from spec import Request as SpecRequest  # noqa: E402
 from spec.errors import ConfigurationError  # noqa: E402
 from spec.http import RecordingResponse, SimpleRequest  # noqa: E402
 
@@ -438,6 +439,64 @@ def test_a_sessions_own_max_age_outlives_request_session_writes(
             (cookie,) = browser.send("POST", "/visit")["set-cookie"]  # type: ignore[misc]
             assert cookie["deleted"] is False and cookie["max-age"] is None
         assert browser.send("GET", "/whoami")["body"] == {"user": "frank"}
+
+
+LOADED_ON_LOOP: list[bool] = []
+
+
+class ThreadRecordingStore(FilesystemStore):
+    """A blocking store that records whether each load ran on the event loop's thread."""
+
+    def new(self, request: SpecRequest, name: str) -> Session:
+        try:
+            asyncio.get_running_loop()
+            LOADED_ON_LOOP.append(True)
+        except RuntimeError:
+            LOADED_ON_LOOP.append(False)
+        return super().new(request, name)
+
+
+def test_a_blocking_store_loads_request_session_off_the_loop(session_dir: str) -> None:
+    """S-5.7: a sync store's load for ``request.session`` runs in a worker thread."""
+    store = ThreadRecordingStore(session_dir, HASH, BLOCK, options=Options(max_age=3600))
+    app = starlette_app(Middleware(SessionMiddleware, store=store, max_age=3600))
+    LOADED_ON_LOOP.clear()
+    with serve_asgi(app, lifespan="on") as url, httpx.Client(base_url=url, timeout=10) as client:
+        browser = Browser(client, "session")
+        browser.send("POST", "/login", json={"user": "gina"})
+        assert browser.send("GET", "/whoami")["body"] == {"user": "gina"}
+    assert LOADED_ON_LOOP == [False, False]
+
+
+class OptionlessStore:
+    """A third-party async store that states no default options (over a MemoryStore)."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore(HASH)
+
+    async def get(self, request: SpecRequest, name: str) -> Session:
+        return await Registry.of(request).aget(self, name)
+
+    async def new(self, request: SpecRequest, name: str) -> Session:
+        return await asyncio.to_thread(self.inner.new, request, name)
+
+    async def save(self, request: SpecRequest, response: ResponseWriter, session: Session) -> None:
+        await asyncio.to_thread(self.inner.save, request, response, session)
+
+
+def test_a_store_without_options_gets_the_knobs() -> None:
+    """A store with no ``options`` cannot be checked: every knob, ``max_age`` too, is applied."""
+    middleware = Middleware(
+        SessionMiddleware, store=OptionlessStore(), max_age=600, same_site="strict"
+    )
+    with (
+        serve_asgi(starlette_app(middleware), lifespan="on") as url,
+        httpx.Client(base_url=url, timeout=10) as client,
+    ):
+        browser = Browser(client, "session")
+        (cookie,) = browser.send("POST", "/login", json={"user": "hal"})["set-cookie"]  # type: ignore[misc]
+        assert cookie["max-age"] == "600" and cookie["samesite"] == "strict"
+        assert browser.send("GET", "/whoami")["body"] == {"user": "hal"}
 
 
 def test_server_side_clear_deletes_the_record(session_dir: str) -> None:
