@@ -8,7 +8,7 @@ inside itself, so ``import reference_impl.integrations`` (like
 * ``reference_impl.integrations.asgi``: ASGI middleware (any ASGI app or server);
 * ``reference_impl.integrations.flask``: a Flask ``SessionInterface``;
 * ``reference_impl.integrations.starlette``: Starlette and FastAPI helpers;
-* ``reference_impl.integrations.django``: Django middleware.
+* ``reference_impl.integrations.django``: Django middleware, and a ``SESSION_ENGINE``.
 
 Every adapter follows the same three rules, implemented once here:
 
