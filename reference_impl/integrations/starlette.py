@@ -245,8 +245,8 @@ class SessionMiddleware:
     * a changed, empty one that was loaded from a cookie (``clear()`` on a
       logged-in session) is deleted: the store removes its record, if it has
       one, and the cookie is expired;
-    * an unchanged one sends nothing, unlike Starlette before 0.37, which
-      re-sent the cookie on every response with data. Re-sending extends a
+    * an unchanged one sends nothing, as in current Starlette (older releases
+      re-sent the cookie on every response with data). Re-sending extends a
       session's life without the user doing anything and lets a slow
       read-only request overwrite what a concurrent request just saved.
       ``save_every_request=True`` re-sends every non-empty session (sliding
@@ -268,7 +268,7 @@ class SessionMiddleware:
     start-up.
 
     Without ``store`` the middleware only saves the sessions loaded with
-    :func:`get_session` (it is then :class:`reference_impl.integrations.asgi.SessionMiddleware`),
+    :func:`get_session`, as :class:`reference_impl.integrations.asgi.SessionMiddleware` does,
     and ``request.session`` raises a :class:`~spec.errors.ConfigurationError`
     saying to pass a store. With a store, :func:`get_session` works too, for
     further sessions in the same response.
