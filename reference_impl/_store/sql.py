@@ -33,9 +33,11 @@ from spec.errors import ConfigurationError, MissingDependencyError, StoreError
 
 __all__ = [
     "PING",
+    "PURGE_BATCH",
     "Armed",
     "EngineArguments",
     "Queries",
+    "check_batch_size",
     "check_sqlite_path",
     "check_timeout",
     "driver_error",
@@ -73,8 +75,17 @@ class Queries:
             .where(c.id == sid)
             .values(data=sa.bindparam("data"), expires_at=sa.bindparam("exp"))
         )
+        self._swap = (
+            sa.update(table)
+            .where(c.id == sid, c.data == sa.bindparam("expected"))
+            .values(data=sa.bindparam("data"), expires_at=sa.bindparam("exp"))
+        )
         self._delete = sa.delete(table).where(c.id == sid)
-        self._purge = sa.delete(table).where(c.expires_at < sa.bindparam("now"))
+        now: sa.BindParameter[float] = sa.bindparam("now")
+        self._expired_ids = sa.select(c.id).where(c.expires_at < now).limit(sa.bindparam("batch"))
+        self._purge_ids = sa.delete(table).where(
+            c.id.in_(sa.bindparam("ids", expanding=True)), c.expires_at < now
+        )
 
     def read(self, connection: Connection, sid: str) -> tuple[str, float | None] | None:
         row = connection.execute(self._select, {"sid": sid}).first()
@@ -90,6 +101,13 @@ class Queries:
     def update(self, connection: Connection, sid: str, data: str, exp: float | None) -> bool:
         return connection.execute(self._update, {"sid": sid, "data": data, "exp": exp}).rowcount > 0
 
+    def swap(
+        self, connection: Connection, sid: str, expected: str, data: str, exp: float | None
+    ) -> bool:
+        """Replace the row only if its data is still ``expected`` (a touch, S-9.23)."""
+        params = {"sid": sid, "expected": expected, "data": data, "exp": exp}
+        return connection.execute(self._swap, params).rowcount > 0
+
     def delete(self, connection: Connection, sid: str) -> bool:
         """Delete the row; ``True`` if it was there (the rowcount claims it, S-10.5).
 
@@ -99,8 +117,28 @@ class Queries:
         """
         return connection.execute(self._delete, {"sid": sid}).rowcount > 0
 
-    def purge(self, connection: Connection, now: float) -> int:
-        return max(0, connection.execute(self._purge, {"now": now}).rowcount)
+    def purge(self, connection: Connection, now: float, batch: int) -> int:
+        """Delete up to ``batch`` rows past their deadline; count them.
+
+        Bounded so one call never holds locks on a whole table: the caller
+        repeats it until a batch comes back short. The IDs are picked first
+        and deleted by primary key (MySQL refuses ``LIMIT`` in a subquery of
+        the same table), still only if past the deadline at delete time.
+        """
+        ids = list(connection.execute(self._expired_ids, {"now": now, "batch": batch}).scalars())
+        if not ids:
+            return 0
+        return max(0, connection.execute(self._purge_ids, {"now": now, "ids": ids}).rowcount)
+
+
+#: Rows one purge statement deletes at most (``purge_expired(batch_size=...)``).
+PURGE_BATCH = 1000
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Refuse a purge batch that is not a positive int."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigurationError(f"batch_size must be a positive int; got {batch_size!r}")
 
 
 #: What the store's own pre-ping sends, inside the statement deadline.

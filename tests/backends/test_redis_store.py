@@ -120,7 +120,8 @@ def test_key_is_prefix_and_id_value_is_deadline_and_record(
     deadline, _, record = raw.partition(b"|")
     assert float(deadline) == clock() + 30 * 86400
     assert SecureCookie(HASH, BLOCK, clock=clock).decode("app", record.decode()) == {
-        "user": "alice"
+        "user": "alice",
+        "_sessionspec.created_at": int(clock()),  # kept with the record (S-9.22)
     }
 
 

@@ -190,8 +190,8 @@ def test_bad_configuration_is_refused(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_purge_is_one_statement_and_counts(stores: _Stores) -> None:
-    """purge_expired is a single DELETE that returns the number of rows removed (S-10.9)."""
+def test_purge_is_bounded_per_batch_and_counts(stores: _Stores) -> None:
+    """purge_expired deletes in batches of at most batch_size rows and counts them (S-10.9)."""
     clock = ManualClock()
     store = stores.make(clock=clock)
     for n in range(5):
@@ -207,11 +207,14 @@ def test_purge_is_one_statement_and_counts(stores: _Stores) -> None:
 
     sa.event.listen(store.engine, "before_cursor_execute", record)
     try:
-        assert store.purge_expired() == 5
+        assert store.purge_expired(batch_size=2) == 5
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", record)
-    assert len(statements) == 1
-    assert statements[0].lstrip().upper().startswith("DELETE")
+    deletes = [s for s in statements if s.lstrip().upper().startswith("DELETE")]
+    # 2 + 2 + 1: three bounded DELETEs by primary key, each after a LIMITed SELECT.
+    assert len(deletes) == 3 and len(statements) == 6
+    assert all(" IN " in s.upper() for s in deletes)
+    assert all("LIMIT" in s.upper() for s in statements if s not in deletes)
     assert store.purge_expired() == 0
     assert survivor.load(store).values == {"n": "young"}
 
@@ -269,7 +272,10 @@ def test_concurrent_creates_on_one_id_never_overwrite(
     assert "unique session ID" in str(refused[0])
     data = store.backend.read(FORCED_ID)
     assert data is not None
-    assert decode_multi("app", data[0], store.codecs) == {"owner": won[0]}
+    stored = decode_multi("app", data[0], store.codecs)
+    assert isinstance(stored, dict)
+    assert stored.pop("_sessionspec.created_at") == 1700000000  # kept with the record (S-9.22)
+    assert stored == {"owner": won[0]}
 
 
 def test_two_processes_share_one_table(stores: _Stores) -> None:
