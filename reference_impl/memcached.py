@@ -134,7 +134,7 @@ def _check_prefix(prefix: str) -> str:
 
 
 class _MemcachedBackend:
-    """The four record primitives, one atomic Memcached command each.
+    """The four record primitives, one atomic Memcached command each (and ``swap``).
 
     ``create`` is ``add`` (stores only if the key is absent: never
     overwrites another session), ``update`` is ``replace`` (stores only if
@@ -265,6 +265,39 @@ class _MemcachedBackend:
         )
         return bool(removed)  # DELETED or NOT_FOUND
 
+    def swap(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        """Replace the record only if it still holds ``expected``: ``gets``, then ``cas``.
+
+        For a touch (``idle_timeout``), which re-stamps a session the request
+        only read: the ``cas`` token makes the write fail if anyone saved or
+        deleted the record since the ``gets``, so a touch never undoes a
+        concurrent write and never recreates a deleted session.
+        """
+        key = self.key(session_id)
+        client = self.client_for(key)
+        raw, token = self._call("touch a session (gets)", client, "gets", key)
+        if raw is None:
+            return False
+        try:
+            current, _ = _unpack(raw)
+        except DeserializeError:
+            return False
+        if current != expected:
+            return False
+        stored = self._call(
+            "touch a session (cas)",
+            client,
+            "cas",
+            key,
+            _pack(data, expires_at),
+            token,
+            expire=self.expire(ttl),
+            noreply=False,
+        )
+        return stored is True  # False: changed meanwhile; None: deleted meanwhile
+
     def ping(self) -> None:
         """Ask every server for its version: each must answer, or :class:`StoreError`."""
         for name, client in self.clients.items():
@@ -303,12 +336,15 @@ class MemcachedStore(ServerSideStore):
     hung server fails a request after ``(retries + 1) * timeout`` (S-10.10)
     and the first request after a Memcached restart still succeeds.
 
-    Any Memcached failure raises :class:`~spec.errors.StoreError`; it never
-    passes for "no session". What Memcached cannot promise: it evicts items
-    when memory runs short and loses everything on restart; either shows up
-    as a fresh session with ``load_error`` :class:`~spec.errors.SessionNotFoundError`
-    (or :class:`~spec.errors.SessionInterruptedError` from a save, if it
-    happens mid-request): a logout, never a crash. There is no
+    ``absolute_timeout`` and ``idle_timeout`` are every store's (a touch is
+    ``gets`` + ``cas``). Any Memcached failure raises
+    :class:`~spec.errors.StoreError`; it never passes for "no session".
+
+    What Memcached cannot promise: it evicts items when memory runs short
+    and loses everything on restart. Either shows up as a fresh session with
+    ``load_error`` :class:`~spec.errors.SessionNotFoundError` (or
+    :class:`~spec.errors.SessionInterruptedError` from a save, if it happens
+    mid-request): a logout, never a crash. There is no
     ``purge_expired()``: Memcached cannot list its keys, and it drops
     expired items by itself. Nothing connects until the first request.
     """
@@ -325,6 +361,8 @@ class MemcachedStore(ServerSideStore):
         connect_timeout: float = 2.0,
         max_pool_size: int | None = None,
         retries: int = 1,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         self._memcached = _MemcachedBackend(
             servers,
@@ -335,7 +373,13 @@ class MemcachedStore(ServerSideStore):
             retries=retries,
         )
         super().__init__(
-            self._memcached, *key_pairs, options=options, serializer=serializer, clock=clock
+            self._memcached,
+            *key_pairs,
+            options=options,
+            serializer=serializer,
+            clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
         )
 
     @property

@@ -300,6 +300,20 @@ class RedisStore(ServerSideStore):
         """The Redis key holding session ``session_id``."""
         return self._redis.key(session_id)
 
+    def ping(self) -> None:
+        """Check Redis answers, for a readiness probe; :class:`StoreError` with the cause if not.
+
+        One ``PING`` through the store's own client, so with the same pool,
+        timeouts and retries as a request: it fails when requests would. On
+        Redis Cluster every primary must answer, since each holds sessions.
+        """
+        with _as_store_error("ping (PING)"):
+            client = self._redis.client
+            if isinstance(client, RedisCluster):
+                client.ping(target_nodes=RedisCluster.PRIMARIES)
+            else:
+                client.ping()
+
     def close(self) -> None:
         """Close the connections of a pool this store made (a passed-in client is yours)."""
         if self._owned is not None:

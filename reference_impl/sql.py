@@ -33,10 +33,8 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 from reference_impl._store.drivers import ServerSideStore
 from reference_impl._store.sql import (
     PING,
-    PURGE_BATCH,
     Armed,
     Queries,
-    check_batch_size,
     check_sqlite_path,
     check_timeout,
     driver_error,
@@ -229,21 +227,8 @@ class _SQLBackend:
     def delete(self, session_id: str) -> bool:
         return self._run("delete a session", self.queries.delete, session_id)
 
-    def swap(
-        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
-        return self._run(
-            "touch a session", self.queries.swap, session_id, expected, data, expires_at
-        )
-
-    def purge_expired(self, batch_size: int = PURGE_BATCH) -> int:
-        check_batch_size(batch_size)
-        now, total = self._clock(), 0
-        while True:
-            removed = self._run("purge sessions", self.queries.purge, now, batch_size)
-            total += removed
-            if removed < batch_size:
-                return total
+    def purge_expired(self) -> int:
+        return self._run("purge sessions", self.queries.purge, self._clock())
 
 
 def _ping(connection: Connection) -> None:
@@ -336,8 +321,6 @@ class SQLStore(ServerSideStore):
         statement_timeout: float = 10.0,
         pool_pre_ping: bool = False,
         timeout: float = 5.0,
-        absolute_timeout: int = 0,
-        idle_timeout: int = 0,
     ) -> None:
         sql_table = session_table(table)
         if engine is not None and url is not None:
@@ -358,15 +341,7 @@ class SQLStore(ServerSideStore):
         self._sql = _SQLBackend(
             engine, sql_table, clock if clock is not None else time.time, timeout, pool_pre_ping
         )
-        super().__init__(
-            self._sql,
-            *key_pairs,
-            options=options,
-            serializer=serializer,
-            clock=clock,
-            absolute_timeout=absolute_timeout,
-            idle_timeout=idle_timeout,
-        )
+        super().__init__(self._sql, *key_pairs, options=options, serializer=serializer, clock=clock)
 
     @property
     def engine(self) -> Engine:
@@ -378,14 +353,9 @@ class SQLStore(ServerSideStore):
         """The session table."""
         return self._sql.table
 
-    def purge_expired(self, batch_size: int = PURGE_BATCH) -> int:
-        """Delete every row past its deadline, ``batch_size`` rows per statement; count them.
-
-        Each batch is its own short transaction, so a purge of millions of
-        rows never locks the table for long (run it from cron or
-        ``python -m reference_impl purge``).
-        """
-        return self._sql.purge_expired(batch_size)
+    def purge_expired(self) -> int:
+        """Delete every row past its deadline in one statement (run it from cron); count them."""
+        return self._sql.purge_expired()
 
     def ping(self) -> None:
         """Check the database answers, for a readiness probe; :class:`StoreError` if not.

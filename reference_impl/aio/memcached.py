@@ -49,6 +49,8 @@ class AsyncMemcachedStore(AsyncServerSideStore):
         connect_timeout: float = 2.0,
         max_pool_size: int | None = None,
         retries: int = 1,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         self._memcached = _MemcachedBackend(
             servers,
@@ -64,6 +66,8 @@ class AsyncMemcachedStore(AsyncServerSideStore):
             options=options,
             serializer=serializer,
             clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
         )
 
     @property

@@ -159,6 +159,18 @@ class AsyncRedisStore(AsyncServerSideStore):
         """The Redis key holding session ``session_id``."""
         return self._redis.key(session_id)
 
+    async def aping(self) -> None:
+        """Check Redis answers, for a readiness probe; :class:`StoreError` with the cause if not.
+
+        The sync store's :meth:`~reference_impl.redis.RedisStore.ping`, awaited.
+        """
+        with _as_store_error("ping (PING)"):
+            client = self._redis.client
+            if isinstance(client, RedisCluster):
+                await client.ping(target_nodes=RedisCluster.PRIMARIES)
+            else:
+                await client.ping()
+
     async def close(self) -> None:
         """Close the connections of a pool this store made (a passed-in client is yours)."""
         if self._owned is not None:

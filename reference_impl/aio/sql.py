@@ -38,10 +38,8 @@ from reference_impl._store.drivers import AsyncServerSideStore
 from reference_impl._store.plan import Record
 from reference_impl._store.sql import (
     PING,
-    PURGE_BATCH,
     Armed,
     Queries,
-    check_batch_size,
     check_sqlite_path,
     check_timeout,
     driver_error,
@@ -283,21 +281,8 @@ class _AsyncSQLBackend:
     async def delete(self, session_id: str) -> bool:
         return await self._run("delete a session", self.queries.delete, session_id)
 
-    async def swap(
-        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
-    ) -> bool:
-        return await self._run(
-            "touch a session", self.queries.swap, session_id, expected, data, expires_at
-        )
-
-    async def purge_expired(self, batch_size: int = PURGE_BATCH) -> int:
-        check_batch_size(batch_size)
-        now, total = self._clock(), 0
-        while True:
-            removed = await self._run("purge sessions", self.queries.purge, now, batch_size)
-            total += removed
-            if removed < batch_size:
-                return total
+    async def purge_expired(self) -> int:
+        return await self._run("purge sessions", self.queries.purge, self._clock())
 
 
 class AsyncSQLStore(AsyncServerSideStore):
@@ -329,8 +314,6 @@ class AsyncSQLStore(AsyncServerSideStore):
         statement_timeout: float = 10.0,
         pool_pre_ping: bool = False,
         timeout: float = 5.0,
-        absolute_timeout: int = 0,
-        idle_timeout: int = 0,
     ) -> None:
         sql_table = session_table(table)
         if engine is not None and url is not None:
@@ -356,15 +339,7 @@ class AsyncSQLStore(AsyncServerSideStore):
             pool_pre_ping,
             bound=connect_timeout + timeout + pool_timeout,
         )
-        super().__init__(
-            self._sql,
-            *key_pairs,
-            options=options,
-            serializer=serializer,
-            clock=clock,
-            absolute_timeout=absolute_timeout,
-            idle_timeout=idle_timeout,
-        )
+        super().__init__(self._sql, *key_pairs, options=options, serializer=serializer, clock=clock)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -376,9 +351,9 @@ class AsyncSQLStore(AsyncServerSideStore):
         """The session table."""
         return self._sql.table
 
-    async def purge_expired(self, batch_size: int = PURGE_BATCH) -> int:
-        """Delete every row past its deadline, ``batch_size`` rows per statement; count them."""
-        return await self._sql.purge_expired(batch_size)
+    async def purge_expired(self) -> int:
+        """Delete every row past its deadline in one statement; count them."""
+        return await self._sql.purge_expired()
 
     async def aping(self) -> None:
         """Check the database answers, for a readiness probe; :class:`StoreError` if not.

@@ -323,6 +323,40 @@ def test_the_backend_primitives_answer_exactly(store: MemcachedStore) -> None:
     assert backend.delete(sid) is False
 
 
+def test_swap_is_gets_then_cas_and_never_recreates(store: MemcachedStore) -> None:
+    """The touch primitive (idle_timeout): replaces only the text it expects, only if present."""
+    backend = store._memcached
+    sid = "B" * 52
+    assert backend.swap(sid, "old", "new", None, 60) is False  # absent: not created
+    assert backend.read(sid) is None
+    backend.create(sid, "old", 10.0, 60)
+    assert backend.swap(sid, "other", "new", 20.0, 60) is False  # saved meanwhile: untouched
+    assert backend.read(sid) == ("old", 10.0)
+    assert backend.swap(sid, "old", "new", 20.0, 60) is True
+    assert backend.read(sid) == ("new", 20.0)
+    backend.delete(sid)
+
+
+def test_idle_timeout_is_accepted_since_the_backend_can_swap(
+    memcached_server: MemcachedServer, clock: ManualClock
+) -> None:
+    store = _tracked(
+        MemcachedStore(
+            HASH,
+            BLOCK,
+            servers=[memcached_server.address],
+            prefix=_prefix(),
+            clock=clock,
+            idle_timeout=600,
+            absolute_timeout=3600,
+        )
+    )
+    browser = Browser()
+    browser.visit(store, user="alice")
+    clock.advance(300)
+    assert browser.load(store).values == {"user": "alice"}
+
+
 def test_configuration_errors_raise_at_construction() -> None:
     for servers in ([], "127.0.0.1:11211", ["127.0.0.1:notaport"], [("h", 0)], [""]):
         with pytest.raises(ConfigurationError, match="server"):
