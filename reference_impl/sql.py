@@ -33,8 +33,10 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 from reference_impl._store.drivers import ServerSideStore
 from reference_impl._store.sql import (
     PING,
+    PURGE_BATCH,
     Armed,
     Queries,
+    check_batch_size,
     check_sqlite_path,
     check_timeout,
     driver_error,
@@ -215,6 +217,9 @@ class _SQLBackend:
     def ping(self) -> None:
         self._run("ping the database", _ping)
 
+    def ping(self) -> None:
+        self._run("ping the database", _ping)
+
     def read(self, session_id: str) -> tuple[str, float | None] | None:
         return self._run("read a session", self.queries.read, session_id)
 
@@ -227,8 +232,26 @@ class _SQLBackend:
     def delete(self, session_id: str) -> bool:
         return self._run("delete a session", self.queries.delete, session_id)
 
-    def purge_expired(self) -> int:
-        return self._run("purge sessions", self.queries.purge, self._clock())
+    def swap(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return self._run(
+            "touch a session", self.queries.swap, session_id, expected, data, expires_at
+        )
+
+    def purge_expired(self, batch_size: int = PURGE_BATCH) -> int:
+        check_batch_size(batch_size)
+        now, total = self._clock(), 0
+        while True:
+            removed = self._run("purge sessions", self.queries.purge, now, batch_size)
+            total += removed
+            if removed < batch_size:
+                return total
+
+
+def _ping(connection: Connection) -> None:
+    """``SELECT 1``: the database answers on this connection."""
+    connection.execute(PING)
 
 
 def _ping(connection: Connection) -> None:
@@ -321,6 +344,8 @@ class SQLStore(ServerSideStore):
         statement_timeout: float = 10.0,
         pool_pre_ping: bool = False,
         timeout: float = 5.0,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         sql_table = session_table(table)
         if engine is not None and url is not None:
@@ -341,7 +366,15 @@ class SQLStore(ServerSideStore):
         self._sql = _SQLBackend(
             engine, sql_table, clock if clock is not None else time.time, timeout, pool_pre_ping
         )
-        super().__init__(self._sql, *key_pairs, options=options, serializer=serializer, clock=clock)
+        super().__init__(
+            self._sql,
+            *key_pairs,
+            options=options,
+            serializer=serializer,
+            clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
+        )
 
     @property
     def engine(self) -> Engine:
@@ -353,9 +386,24 @@ class SQLStore(ServerSideStore):
         """The session table."""
         return self._sql.table
 
-    def purge_expired(self) -> int:
-        """Delete every row past its deadline in one statement (run it from cron); count them."""
-        return self._sql.purge_expired()
+    def purge_expired(self, batch_size: int = PURGE_BATCH) -> int:
+        """Delete every row past its deadline, ``batch_size`` rows per statement; count them.
+
+        Each batch is its own short transaction, so a purge of millions of
+        rows never locks the table for long (run it from cron or
+        ``python -m reference_impl purge``).
+        """
+        return self._sql.purge_expired(batch_size)
+
+    def ping(self) -> None:
+        """Check the database answers, for a readiness probe; :class:`StoreError` if not.
+
+        ``SELECT 1`` through the store's own engine and deadline (``timeout``),
+        after creating the table if it is missing, as the first request
+        would: a ping passes only when a request could. The error's ``cause``
+        is the driver's message.
+        """
+        self._sql.ping()
 
     def ping(self) -> None:
         """Check the database answers, for a readiness probe; :class:`StoreError` if not.

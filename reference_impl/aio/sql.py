@@ -38,8 +38,10 @@ from reference_impl._store.drivers import AsyncServerSideStore
 from reference_impl._store.plan import Record
 from reference_impl._store.sql import (
     PING,
+    PURGE_BATCH,
     Armed,
     Queries,
+    check_batch_size,
     check_sqlite_path,
     check_timeout,
     driver_error,
@@ -261,6 +263,9 @@ class _AsyncSQLBackend:
     async def ping(self) -> None:
         await self._run("ping the database", sync_sql._ping)
 
+    async def ping(self) -> None:
+        await self._run("ping the database", sync_sql._ping)
+
     async def read(self, session_id: str) -> Record | None:
         return await self._run("read a session", self.queries.read, session_id)
 
@@ -281,8 +286,21 @@ class _AsyncSQLBackend:
     async def delete(self, session_id: str) -> bool:
         return await self._run("delete a session", self.queries.delete, session_id)
 
-    async def purge_expired(self) -> int:
-        return await self._run("purge sessions", self.queries.purge, self._clock())
+    async def swap(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        return await self._run(
+            "touch a session", self.queries.swap, session_id, expected, data, expires_at
+        )
+
+    async def purge_expired(self, batch_size: int = PURGE_BATCH) -> int:
+        check_batch_size(batch_size)
+        now, total = self._clock(), 0
+        while True:
+            removed = await self._run("purge sessions", self.queries.purge, now, batch_size)
+            total += removed
+            if removed < batch_size:
+                return total
 
 
 class AsyncSQLStore(AsyncServerSideStore):
@@ -314,6 +332,8 @@ class AsyncSQLStore(AsyncServerSideStore):
         statement_timeout: float = 10.0,
         pool_pre_ping: bool = False,
         timeout: float = 5.0,
+        absolute_timeout: int = 0,
+        idle_timeout: int = 0,
     ) -> None:
         sql_table = session_table(table)
         if engine is not None and url is not None:
@@ -339,7 +359,15 @@ class AsyncSQLStore(AsyncServerSideStore):
             pool_pre_ping,
             bound=connect_timeout + timeout + pool_timeout,
         )
-        super().__init__(self._sql, *key_pairs, options=options, serializer=serializer, clock=clock)
+        super().__init__(
+            self._sql,
+            *key_pairs,
+            options=options,
+            serializer=serializer,
+            clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
+        )
 
     @property
     def engine(self) -> AsyncEngine:
@@ -351,9 +379,16 @@ class AsyncSQLStore(AsyncServerSideStore):
         """The session table."""
         return self._sql.table
 
-    async def purge_expired(self) -> int:
-        """Delete every row past its deadline in one statement; count them."""
-        return await self._sql.purge_expired()
+    async def purge_expired(self, batch_size: int = PURGE_BATCH) -> int:
+        """Delete every row past its deadline, ``batch_size`` rows per statement; count them."""
+        return await self._sql.purge_expired(batch_size)
+
+    async def aping(self) -> None:
+        """Check the database answers, for a readiness probe; :class:`StoreError` if not.
+
+        The sync store's :meth:`~reference_impl.sql.SQLStore.ping`, awaited.
+        """
+        await self._sql.ping()
 
     async def aping(self) -> None:
         """Check the database answers, for a readiness probe; :class:`StoreError` if not.
