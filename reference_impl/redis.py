@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple, Self
 
 try:
     import redis as redis_py
@@ -31,6 +31,7 @@ try:
     from redis.cluster import RedisCluster
     from redis.exceptions import RedisClusterException, RedisError
     from redis.retry import Retry
+    from redis.sentinel import Sentinel
 except ModuleNotFoundError as _missing:  # the optional package is not installed
     from spec.errors import MissingDependencyError
 
@@ -42,7 +43,8 @@ from spec.errors import ConfigurationError, DeserializeError, StoreError
 from spec.protocols import Serializer
 
 # The helpers below with a leading underscore (_RedisKeys, _SetCommand,
-# _as_store_error, _pool_settings, _unpack, _BACKOFF) are shared with
+# _as_store_error, _pool_settings, _unpack, _BACKOFF, _durable_delete,
+# _sentinel_settings) are shared with
 # reference_impl.aio.redis only, so both stores send the same commands; they
 # are not API.
 __all__ = ["DEFAULT_URL", "RedisStore"]
@@ -96,6 +98,24 @@ class _RedisKeys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.ttl_cap: int | None = None
+        #: ``WAIT`` after a delete for this many replicas (0: no WAIT), up to this many ms.
+        self.durable_replicas, self.durable_timeout_ms = 0, 0
+
+    def check_acknowledged(self, acknowledged: object) -> None:
+        """Raise :class:`StoreError` unless ``WAIT`` reported enough replicas.
+
+        The delete did happen on the primary, but a failover now could
+        promote a replica that never saw it and bring the session back, so
+        the logout is reported as failed rather than as done.
+        """
+        count = acknowledged if isinstance(acknowledged, int) else -1
+        if count < self.durable_replicas:
+            raise StoreError(
+                f"only {max(count, 0)} of {self.durable_replicas} replica(s) acknowledged the "
+                f"delete within {self.durable_timeout_ms} ms; a failover could undo it",
+                backend="redis",
+                action="delete a session durably (WAIT)",
+            )
 
     def key(self, session_id: str) -> str:
         return self.prefix + session_id
@@ -152,8 +172,17 @@ class _RedisBackend(_RedisKeys):
         return self._set(self.set_command(session_id, data, expires_at, ttl, only_new=False))
 
     def delete(self, session_id: str) -> bool:
+        if self.durable_replicas:
+            # DEL and WAIT on one connection: WAIT waits for that connection's writes.
+            with _as_store_error("delete a session (DEL + WAIT)"):
+                pipe = self.client.pipeline(transaction=False)
+                pipe.delete(self.key(session_id))
+                pipe.wait(self.durable_replicas, self.durable_timeout_ms)
+                removed, acknowledged = pipe.execute()
+            self.check_acknowledged(acknowledged)
+            return bool(removed)
         with _as_store_error("delete a session (DEL)"):
-            removed: object = self.client.delete(self.key(session_id))
+            removed = self.client.delete(self.key(session_id))
         return bool(removed)  # DEL answers how many keys it removed: 0 or 1
 
     def swap(
@@ -213,6 +242,65 @@ def _pool_settings(
 _BACKOFF = partial(EqualJitterBackoff, cap=0.1, base=0.01)
 
 
+def _durable_delete(
+    backend: _RedisKeys, client: object, replicas: int, timeout_ms: int, label: str
+) -> None:
+    """Check and set the opt-in ``WAIT`` after deletes (sync and async stores alike)."""
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+        raise ConfigurationError(f"{label}: durable_delete_replicas must be an int >= 0")
+    if not replicas:
+        return
+    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
+        raise ConfigurationError(
+            f"{label}: durable_delete_timeout_ms must be a positive int (WAIT 0 would block "
+            "a logout forever while a replica is down)"
+        )
+    if isinstance(client, RedisCluster) or type(client).__name__ == "RedisCluster":
+        raise ConfigurationError(
+            f"{label}: durable deletes (WAIT) are not supported on Redis Cluster; "
+            "use a primary with replicas (Sentinel) or leave durable_delete_replicas at 0"
+        )
+    pool = getattr(client, "connection_pool", None)
+    socket_timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
+    if isinstance(socket_timeout, int | float) and timeout_ms >= socket_timeout * 1000:
+        raise ConfigurationError(
+            f"{label}: durable_delete_timeout_ms ({timeout_ms}) must be below the "
+            f"socket_timeout ({socket_timeout:g} s), or the socket gives up before WAIT answers"
+        )
+    backend.durable_replicas, backend.durable_timeout_ms = replicas, timeout_ms
+
+
+def _sentinel_settings(
+    sentinels: Sequence[tuple[str, int]],
+    service_name: str,
+    timeout: float,
+    connect_timeout: float,
+    sentinel_password: str | None,
+    label: str,
+) -> tuple[list[tuple[str, int]], dict[str, object]]:
+    """Checked sentinel addresses and the keywords for the connections *to the sentinels*.
+
+    Those get the same short timeouts as the data connections: a hung
+    sentinel must not block a request that only needed to find the primary.
+    """
+    addresses = list(sentinels)
+    if not addresses or not all(
+        isinstance(a, tuple | list) and len(a) == 2 and isinstance(a[1], int) for a in addresses
+    ):
+        raise ConfigurationError(
+            f"{label}: sentinels must be a non-empty list of (host, port) pairs, not {sentinels!r}"
+        )
+    if not isinstance(service_name, str) or not service_name:
+        raise ConfigurationError(f"{label}: service_name must name the monitored primary")
+    settings: dict[str, object] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": connect_timeout,
+    }
+    if sentinel_password is not None:
+        settings["password"] = sentinel_password
+    return [(str(h), int(p)) for h, p in addresses], settings
+
+
 def _client_for(
     url: str, timeout: float, connect_timeout: float, max_connections: int | None, retries: int
 ) -> redis_py.Redis:
@@ -248,7 +336,18 @@ class RedisStore(ServerSideStore):
 
     Any Redis failure raises :class:`~spec.errors.StoreError` from ``get``,
     ``new`` and ``save``; it never passes for "no session". Keys expire by
-    TTL, so there is no ``purge_expired()``.
+    TTL, so there is no ``purge_expired()``. :meth:`from_sentinel` builds
+    the store on the primary Redis Sentinel names.
+
+    Replication is asynchronous: a delete the primary acknowledged can be
+    lost if the primary fails before a replica got it, and the promoted
+    replica then brings the logged-out session back. With
+    ``durable_delete_replicas=n`` every delete (logout, ``regenerate_id``'s
+    old ID, an expired session's record) is followed by ``WAIT n
+    durable_delete_timeout_ms`` on the same connection, and fewer than
+    ``n`` acknowledgements raise :class:`~spec.errors.StoreError`: the
+    logout is reported as failed (503, no cookie change) rather than
+    silently undoable. Not on Redis Cluster.
     """
 
     def __init__(
@@ -266,8 +365,11 @@ class RedisStore(ServerSideStore):
         retries: int = 1,
         absolute_timeout: int = 0,
         idle_timeout: int = 0,
+        durable_delete_replicas: int = 0,
+        durable_delete_timeout_ms: int = 500,
     ) -> None:
         self._owned: redis_py.ConnectionPool | None = None
+        self._sentinel: Sentinel | None = None
         if client is None:
             client = _client_for(
                 url, socket_timeout, socket_connect_timeout, max_connections, retries
@@ -276,6 +378,13 @@ class RedisStore(ServerSideStore):
         elif url != DEFAULT_URL:
             raise ConfigurationError("RedisStore: pass url or client, not both")
         self._redis = _RedisBackend(client, prefix)
+        _durable_delete(
+            self._redis,
+            client,
+            durable_delete_replicas,
+            durable_delete_timeout_ms,
+            "RedisStore",
+        )
         super().__init__(
             self._redis,
             *key_pairs,
@@ -300,6 +409,58 @@ class RedisStore(ServerSideStore):
         """The Redis key holding session ``session_id``."""
         return self._redis.key(session_id)
 
+    @classmethod
+    def from_sentinel(
+        cls,
+        *key_pairs: bytes,
+        sentinels: Sequence[tuple[str, int]],
+        service_name: str,
+        password: str | None = None,
+        sentinel_password: str | None = None,
+        db: int = 0,
+        socket_timeout: float = 2.0,
+        socket_connect_timeout: float = 2.0,
+        retries: int = 1,
+        **settings: Any,
+    ) -> Self:
+        """A store on the primary that Redis Sentinel names for ``service_name``.
+
+        ``sentinels`` are ``(host, port)`` pairs; ``password`` is the Redis
+        servers' (``sentinel_password`` the sentinels', if they have one).
+        Every new connection asks the sentinels where the primary is, so
+        after a failover the same store reaches the promoted replica with no
+        restart; while the failover runs, requests get
+        :class:`~spec.errors.StoreError`, never a fresh session. The
+        timeouts and retries are those of a ``url`` store, and also bound
+        each query to a sentinel. Other keywords (``prefix``, ``options``,
+        ``durable_delete_replicas``, ...) are the constructor's.
+        :meth:`close` releases the pool and the sentinel connections.
+        """
+        addresses, sentinel_kwargs = _sentinel_settings(
+            sentinels,
+            service_name,
+            socket_timeout,
+            socket_connect_timeout,
+            sentinel_password,
+            cls.__name__,
+        )
+        pool_settings, _ = _pool_settings(socket_timeout, socket_connect_timeout, None, retries)
+        sentinel_kwargs["retry"] = Retry(_BACKOFF(), retries)  # redis-py's default backs off for s
+        make_sentinel: Callable[..., Sentinel] = Sentinel  # untyped in redis-py
+        sentinel = make_sentinel(
+            addresses,
+            sentinel_kwargs=sentinel_kwargs,
+            password=password,
+            db=db,
+            retry=Retry(_BACKOFF(), retries),
+            **pool_settings,
+        )
+        master_for: Callable[[str], redis_py.Redis] = sentinel.master_for
+        client = master_for(service_name)
+        store = cls(*key_pairs, client=client, **settings)
+        store._owned, store._sentinel = client.connection_pool, sentinel
+        return store
+
     def ping(self) -> None:
         """Check Redis answers, for a readiness probe; :class:`StoreError` with the cause if not.
 
@@ -318,3 +479,6 @@ class RedisStore(ServerSideStore):
         """Close the connections of a pool this store made (a passed-in client is yours)."""
         if self._owned is not None:
             self._owned.disconnect()
+        if self._sentinel is not None:
+            for connection in self._sentinel.sentinels:
+                connection.close()

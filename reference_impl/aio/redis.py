@@ -11,12 +11,14 @@ use a store from one loop (the app's).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, Self
 
 try:
     import redis.asyncio as aredis
     from redis.asyncio.cluster import RedisCluster
     from redis.asyncio.retry import Retry
+    from redis.asyncio.sentinel import Sentinel
 except ModuleNotFoundError as _missing:  # the optional package is not installed
     from spec.errors import MissingDependencyError
 
@@ -29,8 +31,10 @@ from reference_impl.redis import (
     _SWAP_SCRIPT,
     DEFAULT_URL,
     _as_store_error,
+    _durable_delete,
     _pool_settings,
     _RedisKeys,
+    _sentinel_settings,
     _SetCommand,
     _unpack,
 )
@@ -64,8 +68,17 @@ class _AsyncRedisBackend(_RedisKeys):
         return await self._set(self.set_command(session_id, data, expires_at, ttl, only_new=False))
 
     async def delete(self, session_id: str) -> bool:
+        if self.durable_replicas:
+            # DEL and WAIT on one connection: WAIT waits for that connection's writes.
+            with _as_store_error("delete a session (DEL + WAIT)"):
+                pipe = self.client.pipeline(transaction=False)
+                pipe.delete(self.key(session_id))
+                pipe.wait(self.durable_replicas, self.durable_timeout_ms)
+                removed, acknowledged = await pipe.execute()
+            self.check_acknowledged(acknowledged)
+            return bool(removed)
         with _as_store_error("delete a session (DEL)"):
-            removed: object = await self.client.delete(self.key(session_id))
+            removed = await self.client.delete(self.key(session_id))
         return bool(removed)  # DEL answers how many keys it removed: 0 or 1
 
     async def swap(
@@ -107,7 +120,9 @@ class AsyncRedisStore(AsyncServerSideStore):
     retries (the same bounds on a hung or unreachable server, S-10.10), and
     :meth:`close` (awaited) releases it. Any Redis failure
     raises :class:`~spec.errors.StoreError`. Keys expire by TTL, so there is
-    no ``purge_expired()``.
+    no ``purge_expired()``. :meth:`from_sentinel` and the opt-in durable
+    delete (``durable_delete_replicas``, ``WAIT`` after every delete) are
+    the sync store's.
     """
 
     def __init__(
@@ -125,8 +140,11 @@ class AsyncRedisStore(AsyncServerSideStore):
         retries: int = 1,
         absolute_timeout: int = 0,
         idle_timeout: int = 0,
+        durable_delete_replicas: int = 0,
+        durable_delete_timeout_ms: int = 500,
     ) -> None:
         self._owned: aredis.ConnectionPool | None = None
+        self._sentinel: Sentinel | None = None
         if client is None:
             client = _client_for(
                 url, socket_timeout, socket_connect_timeout, max_connections, retries
@@ -135,6 +153,13 @@ class AsyncRedisStore(AsyncServerSideStore):
         elif url != DEFAULT_URL:
             raise ConfigurationError("AsyncRedisStore: pass url or client, not both")
         self._redis = _AsyncRedisBackend(client, prefix)
+        _durable_delete(
+            self._redis,
+            client,
+            durable_delete_replicas,
+            durable_delete_timeout_ms,
+            "AsyncRedisStore",
+        )
         super().__init__(
             self._redis,
             *key_pairs,
@@ -159,6 +184,47 @@ class AsyncRedisStore(AsyncServerSideStore):
         """The Redis key holding session ``session_id``."""
         return self._redis.key(session_id)
 
+    @classmethod
+    def from_sentinel(
+        cls,
+        *key_pairs: bytes,
+        sentinels: Sequence[tuple[str, int]],
+        service_name: str,
+        password: str | None = None,
+        sentinel_password: str | None = None,
+        db: int = 0,
+        socket_timeout: float = 2.0,
+        socket_connect_timeout: float = 2.0,
+        retries: int = 1,
+        **settings: Any,
+    ) -> Self:
+        """:meth:`RedisStore.from_sentinel <reference_impl.redis.RedisStore.from_sentinel>`
+        on ``redis.asyncio``: the primary Sentinel names, found again after a failover."""
+        addresses, sentinel_kwargs = _sentinel_settings(
+            sentinels,
+            service_name,
+            socket_timeout,
+            socket_connect_timeout,
+            sentinel_password,
+            cls.__name__,
+        )
+        pool_settings, _ = _pool_settings(socket_timeout, socket_connect_timeout, None, retries)
+        sentinel_kwargs["retry"] = Retry(_BACKOFF(), retries)  # redis-py's default backs off for s
+        make_sentinel: Callable[..., Sentinel] = Sentinel  # untyped in redis-py
+        sentinel = make_sentinel(
+            addresses,
+            sentinel_kwargs=sentinel_kwargs,
+            password=password,
+            db=db,
+            retry=Retry(_BACKOFF(), retries),
+            **pool_settings,
+        )
+        master_for: Callable[[str], aredis.Redis] = sentinel.master_for
+        client = master_for(service_name)
+        store = cls(*key_pairs, client=client, **settings)
+        store._owned, store._sentinel = client.connection_pool, sentinel
+        return store
+
     async def aping(self) -> None:
         """Check Redis answers, for a readiness probe; :class:`StoreError` with the cause if not.
 
@@ -175,3 +241,6 @@ class AsyncRedisStore(AsyncServerSideStore):
         """Close the connections of a pool this store made (a passed-in client is yours)."""
         if self._owned is not None:
             await self._owned.disconnect()
+        if self._sentinel is not None:
+            for connection in self._sentinel.sentinels:
+                await connection.aclose()
