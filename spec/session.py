@@ -42,6 +42,10 @@ class Session(ValidatedModel):
     loaded (``False``) and does not change on save. ``load_error`` keeps the
     typed reason an incoming cookie was rejected; the session is then fresh.
 
+    ``created_at`` is when the session was first saved (Unix seconds), kept
+    for its whole life, through ``regenerate_id`` too, by stores that track
+    lifetimes; ``None`` until then or where a store does not track it.
+
     ``modified`` says whether the values or options changed since the
     session was loaded or last saved, so integrations send ``Set-Cookie``
     only for sessions a request touched (writing the cookie on every
@@ -63,10 +67,15 @@ class Session(ValidatedModel):
     options: Options = Field(default_factory=Options)
     is_new: bool = True
     load_error: DecodeError | None = None
+    created_at: int | None = None
 
     _store: Store | AsyncStore | None = PrivateAttr(default=None)
     _regenerate: bool = PrivateAttr(default=False)
     _modified: bool = PrivateAttr(default=False)
+    # What the store loaded, for a touch (S-9.23): the last use it recorded and
+    # the record text, so a touch can refuse to overwrite a concurrent write.
+    _used_at: int | None = PrivateAttr(default=None)
+    _record: str | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: object, /) -> None:
         """Watch ``values`` for changes from the start."""
@@ -151,6 +160,7 @@ class Session(ValidatedModel):
         is_new: bool,
         load_error: DecodeError | None,
         store: Store | AsyncStore,
+        created_at: int | None = None,
     ) -> Session:
         """A session from fields a store has already checked, bound to ``store``, unmodified.
 
@@ -165,6 +175,7 @@ class Session(ValidatedModel):
             options=options,
             is_new=is_new,
             load_error=load_error,
+            created_at=created_at,
         )
         session.__pydantic_private__["_store"] = store  # type: ignore[index]
         return session
