@@ -67,6 +67,7 @@ try:
     from conformance._capabilities import ALL_VALUE_TYPES as ALL_VALUE_TYPES
     from conformance._capabilities import Capabilities as Capabilities
     from conformance._suite_attrs import AttributeClauses
+    from conformance._suite_lifetimes import LifetimeClauses
     from conformance._suite_server import ServerSideClauses
     from conformance._suite_store import StoreClauses
     from conformance._suite_strict import StrictServerSideClauses
@@ -89,7 +90,11 @@ __all__ = [
 
 
 class StoreConformance(
-    StoreClauses[S], ServerSideClauses[S], AttributeClauses[S], StrictServerSideClauses[S]
+    StoreClauses[S],
+    ServerSideClauses[S],
+    AttributeClauses[S],
+    StrictServerSideClauses[S],
+    LifetimeClauses[S],
 ):
     """Every clause of docs/spec.md that a store must meet, as pytest tests.
 

@@ -112,6 +112,18 @@ class ConformanceFactory(Generic[_S]):
         """A fresh store on ``clock``."""
         return self.build(clock, key_pairs or TEST_KEYS)
 
+    def make_store_with_timeouts(
+        self, clock: Clock, *, absolute_timeout: int, idle_timeout: int
+    ) -> _S:
+        """A fresh store with these timeouts, for the lifetime clauses (S-9.22 to S-9.25)."""
+        store = self(clock)
+        lifetimes = getattr(store, "_set_lifetimes", None)
+        if lifetimes is None:
+            raise NotImplementedError
+        tracked = store.core.lifetimes.track_created  # type: ignore[attr-defined]
+        lifetimes(absolute_timeout, idle_timeout, track_created=tracked)
+        return store
+
 
 def _new_directory() -> str:
     return tempfile.mkdtemp(prefix="sessionspec-conformance-")

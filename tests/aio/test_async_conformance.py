@@ -70,6 +70,13 @@ class TestAsyncCookieStoreConformance(StoreConformance[Any]):
     def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> AsyncCookieStore:
         return AsyncCookieStore(*key_pairs, clock=clock)
 
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> AsyncCookieStore:
+        return AsyncCookieStore(
+            HASH, BLOCK, clock=clock, absolute_timeout=absolute_timeout, idle_timeout=idle_timeout
+        )
+
 
 class TestAsyncMemoryStoreConformance(StoreConformance[Any]):
     capabilities = _capabilities(testing.memory)
@@ -86,6 +93,13 @@ class TestAsyncMemoryStoreConformance(StoreConformance[Any]):
     def raw_record(self, store: AsyncMemoryStore, session_id: str) -> object | None:
         return store._memory.read(session_id)
 
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> AsyncMemoryStore:
+        return AsyncMemoryStore(
+            HASH, BLOCK, clock=clock, absolute_timeout=absolute_timeout, idle_timeout=idle_timeout
+        )
+
 
 class TestAsyncFilesystemStoreConformance(StoreConformance[Any]):
     capabilities = _capabilities(testing.filesystem)
@@ -99,6 +113,18 @@ class TestAsyncFilesystemStoreConformance(StoreConformance[Any]):
 
     def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> AsyncFilesystemStore:
         return AsyncFilesystemStore(self.directory, *key_pairs, clock=clock)
+
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> AsyncFilesystemStore:
+        return AsyncFilesystemStore(
+            self.directory,
+            HASH,
+            BLOCK,
+            clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
+        )
 
     def raw_record(self, store: AsyncFilesystemStore, session_id: str) -> object | None:
         path = store.path / f"session_{session_id}"
@@ -135,11 +161,20 @@ class _AsyncSQLConformance(StoreConformance[Any]):
     def make_store(self, clock: ManualClock) -> AsyncSQLStore:
         return self._store(clock, HASH, BLOCK)
 
-    def _store(self, clock: ManualClock, *keys: bytes) -> AsyncSQLStore:
+    def _store(self, clock: ManualClock, *keys: bytes, **timeouts: int) -> AsyncSQLStore:
         if self.engine is None:
             self.engine = create_async_engine(self.url)
         self.tables.append(f"sessions_{uuid.uuid4().hex[:12]}")
-        return AsyncSQLStore(*keys, engine=self.engine, table=self.tables[-1], clock=clock)
+        return AsyncSQLStore(
+            *keys, engine=self.engine, table=self.tables[-1], clock=clock, **timeouts
+        )
+
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> AsyncSQLStore:
+        return self._store(
+            clock, HASH, BLOCK, absolute_timeout=absolute_timeout, idle_timeout=idle_timeout
+        )
 
     def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> AsyncSQLStore:
         if "_base" not in self.__dict__:
@@ -199,6 +234,19 @@ class TestAsyncRedisStoreConformance(StoreConformance[Any]):
             client=self.client,
             prefix=f"{self.prefix}{uuid.uuid4().hex[:8]}:",
             clock=clock,
+        )
+
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> AsyncRedisStore:
+        return AsyncRedisStore(
+            HASH,
+            BLOCK,
+            client=self.client,
+            prefix=f"{self.prefix}{uuid.uuid4().hex[:8]}:",
+            clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
         )
 
     def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> AsyncRedisStore:

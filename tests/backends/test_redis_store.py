@@ -86,6 +86,19 @@ class TestRedisStoreConformance(StoreConformance[RedisStore]):
     def make_store(self, clock: ManualClock) -> RedisStore:
         return RedisStore(HASH, BLOCK, client=self.client, prefix=_prefix(), clock=clock)
 
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> RedisStore:
+        return RedisStore(
+            HASH,
+            BLOCK,
+            client=self.client,
+            prefix=_prefix(),
+            clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
+        )
+
     def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> RedisStore:
         base: RedisStore = self.__dict__.setdefault("_base", self.make_store(clock))
         return base.with_keys(*key_pairs)

@@ -97,6 +97,14 @@ class _SQLConformance(StoreConformance[SQLStore]):
         self.stores.url = self.url
         return self.stores.make(HASH, BLOCK, clock=clock)
 
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> SQLStore:
+        self.stores.url = self.url
+        return self.stores.make(
+            HASH, BLOCK, clock=clock, absolute_timeout=absolute_timeout, idle_timeout=idle_timeout
+        )
+
     def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> SQLStore:
         if "_base" not in self.__dict__:
             self._base = self.make_store(clock)

@@ -25,6 +25,13 @@ class TestCookieStoreConformance(StoreConformance[CookieStore]):
     def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> CookieStore:
         return CookieStore(*key_pairs, clock=clock)
 
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> CookieStore:
+        return CookieStore(
+            HASH, BLOCK, clock=clock, absolute_timeout=absolute_timeout, idle_timeout=idle_timeout
+        )
+
 
 class TestMemoryStoreConformance(StoreConformance[MemoryStore]):
     capabilities = Capabilities.model_validate(testing.memory.capabilities)
@@ -39,6 +46,13 @@ class TestMemoryStoreConformance(StoreConformance[MemoryStore]):
     def raw_record(self, store: MemoryStore, session_id: str) -> object | None:
         return store.backend.read(session_id)
 
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> MemoryStore:
+        return MemoryStore(
+            HASH, BLOCK, clock=clock, absolute_timeout=absolute_timeout, idle_timeout=idle_timeout
+        )
+
 
 class TestFilesystemStoreConformance(StoreConformance[FilesystemStore]):
     capabilities = Capabilities.model_validate(testing.filesystem.capabilities)
@@ -52,6 +66,18 @@ class TestFilesystemStoreConformance(StoreConformance[FilesystemStore]):
 
     def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> FilesystemStore:
         return FilesystemStore(self.directory, *key_pairs, clock=clock)
+
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> FilesystemStore:
+        return FilesystemStore(
+            self.directory,
+            HASH,
+            BLOCK,
+            clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
+        )
 
     def raw_record(self, store: FilesystemStore, session_id: str) -> object | None:
         path = store.path / f"session_{session_id}"
