@@ -217,9 +217,6 @@ class _SQLBackend:
     def ping(self) -> None:
         self._run("ping the database", _ping)
 
-    def ping(self) -> None:
-        self._run("ping the database", _ping)
-
     def read(self, session_id: str) -> tuple[str, float | None] | None:
         return self._run("read a session", self.queries.read, session_id)
 
@@ -247,11 +244,6 @@ class _SQLBackend:
             total += removed
             if removed < batch_size:
                 return total
-
-
-def _ping(connection: Connection) -> None:
-    """``SELECT 1``: the database answers on this connection."""
-    connection.execute(PING)
 
 
 def _ping(connection: Connection) -> None:
@@ -394,16 +386,6 @@ class SQLStore(ServerSideStore):
         ``python -m reference_impl purge``).
         """
         return self._sql.purge_expired(batch_size)
-
-    def ping(self) -> None:
-        """Check the database answers, for a readiness probe; :class:`StoreError` if not.
-
-        ``SELECT 1`` through the store's own engine and deadline (``timeout``),
-        after creating the table if it is missing, as the first request
-        would: a ping passes only when a request could. The error's ``cause``
-        is the driver's message.
-        """
-        self._sql.ping()
 
     def ping(self) -> None:
         """Check the database answers, for a readiness probe; :class:`StoreError` if not.

@@ -263,9 +263,6 @@ class _AsyncSQLBackend:
     async def ping(self) -> None:
         await self._run("ping the database", sync_sql._ping)
 
-    async def ping(self) -> None:
-        await self._run("ping the database", sync_sql._ping)
-
     async def read(self, session_id: str) -> Record | None:
         return await self._run("read a session", self.queries.read, session_id)
 
@@ -382,13 +379,6 @@ class AsyncSQLStore(AsyncServerSideStore):
     async def purge_expired(self, batch_size: int = PURGE_BATCH) -> int:
         """Delete every row past its deadline, ``batch_size`` rows per statement; count them."""
         return await self._sql.purge_expired(batch_size)
-
-    async def aping(self) -> None:
-        """Check the database answers, for a readiness probe; :class:`StoreError` if not.
-
-        The sync store's :meth:`~reference_impl.sql.SQLStore.ping`, awaited.
-        """
-        await self._sql.ping()
 
     async def aping(self) -> None:
         """Check the database answers, for a readiness probe; :class:`StoreError` if not.
