@@ -19,7 +19,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,11 @@ def make_app(kind: str, store: Any = None, **config: Any) -> Flask:
     def drop_user() -> str:
         session.pop("user", None)
         return "dropped"
+
+    @app.post("/when")
+    def when() -> str:
+        session["when"] = datetime.now(UTC)  # Flask's tagged JSON keeps it; JSON cannot
+        return "unreachable"
 
     @app.post("/nested")
     def nested() -> str:
@@ -272,6 +277,16 @@ def test_modified_saves_a_nested_change(default_client: httpx.Client) -> None:
     """session.modified = True after an in-place change is saved (S-4.7)."""
     one_cookie(default_client.post("/nested"))
     one_cookie(default_client.post("/nested"))
+
+
+def test_a_value_json_cannot_hold_is_a_500_not_a_changed_value(
+    default_client: httpx.Client,
+) -> None:
+    """A datetime fails the save: a 500 with no cookie, never a value that comes back a str."""
+    default_client.post("/login")
+    failed = default_client.post("/when")
+    assert failed.status_code == 500 and set_cookies(failed) == []
+    assert default_client.get("/whoami").text == "alice"
 
 
 # -- refresh each request, Vary ------------------------------------------------------------
