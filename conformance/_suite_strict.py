@@ -67,13 +67,22 @@ def mt19937_predicts(raw_ids: list[bytes]) -> bool:
     return False
 
 
-def _draw_ids(store: Store, count: int) -> list[str]:
+def _draw_ids(store: Store, count: int, *, forget: bool = False) -> list[str]:
+    """Save ``count`` fresh sessions; with ``forget``, delete each record again.
+
+    Deleting matters for the reseeding check: a second draw of the same IDs
+    would otherwise collide with the first draw's records, and the store
+    would rightly draw other IDs (S-10.6), hiding the repetition.
+    """
     ids = []
     for _ in range(count):
         request, response = SimpleRequest(), RecordingResponse()
         session = store.get(request, "app")
         session.save(request, response)
         ids.append(session.id)
+        if forget:
+            session.options = session.options.replace(max_age=-1)
+            session.save(request, RecordingResponse())
     return ids
 
 
@@ -100,9 +109,9 @@ class StrictServerSideClauses(StoreBase[S]):
         saved = random.getstate()
         try:
             random.seed(1414)
-            first = _draw_ids(store, 3)
+            first = _draw_ids(store, 3, forget=True)
             random.seed(1414)
-            second = _draw_ids(store, 3)
+            second = _draw_ids(store, 3, forget=True)
         finally:
             random.setstate(saved)
         assert set(first).isdisjoint(second), (
