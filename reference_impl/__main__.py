@@ -2,18 +2,30 @@
 
 ``keygen`` prints a fresh hash key and block key, in hex, as two
 ``NAME=value`` lines that a shell, a ``.env`` file, Docker's ``--env-file``
-or systemd's ``EnvironmentFile`` can take as they are. More subcommands
-(a purge of expired records) can join it under the same parser.
+or systemd's ``EnvironmentFile`` can take as they are.
+
+``purge module:attribute`` deletes a store's expired records once and
+prints how many, for cron, a systemd timer or a Kubernetes CronJob. The
+attribute is the app's store, or a function of no arguments returning it.
+It exits 0 on success, 1 if the backend failed (the error is printed) and
+2 if the name does not lead to a store that can purge.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import importlib
+import inspect
+import os
 import re
 import sys
 from collections.abc import Sequence
 
+from reference_impl.purge import purge_once
 from reference_impl.securecookie import generate_random_key
+from spec.errors import ConfigurationError, StoreError
 
 __all__ = ["main"]
 
@@ -58,6 +70,62 @@ def _keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_store(spec: str) -> object:
+    """The store ``module:attribute`` names (calling the attribute if it is a factory)."""
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ConfigurationError(
+            f"{spec!r} is not module:attribute (e.g. myapp.sessions:store or "
+            "myapp.sessions:make_store)"
+        )
+    sys.path.insert(0, os.getcwd())  # as python -m does for the current directory
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(f"cannot import {module_name!r}: {exc}") from exc
+    found = module
+    for part in attribute.split("."):
+        if not hasattr(found, part):
+            raise ConfigurationError(f"{module_name!r} has no attribute {attribute!r}")
+        found = getattr(found, part)
+    if not hasattr(found, "purge_expired") and callable(found):
+        found = found()  # a factory: make the store
+    return found
+
+
+def _purge(args: argparse.Namespace) -> int:
+    """Purge once; report the count, or why not."""
+    store: object = None
+    try:
+        store = _load_store(args.store)
+        count = purge_once(store)
+    except ConfigurationError as exc:
+        print(f"purge: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"purge: the backend failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        _close_quietly(store)
+    print(f"purged {count} expired sessions from {type(store).__name__}")
+    return 0
+
+
+def _close_quietly(store: object) -> None:
+    close = getattr(store, "close", None)
+    if not callable(close):
+        return
+    with contextlib.suppress(Exception):
+        result = close()
+        if inspect.isawaitable(result):
+            asyncio.run(_wait(result))
+
+
+async def _wait(result: object) -> None:
+    assert inspect.isawaitable(result)
+    await result
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m reference_impl",
@@ -81,6 +149,18 @@ def _parser() -> argparse.ArgumentParser:
         "SESSION_BLOCK_KEY)",
     )
     keygen.set_defaults(run=_keygen)
+    purge = commands.add_parser(
+        "purge",
+        help="delete a store's expired sessions once and print how many",
+        description=(
+            "Import STORE (module:attribute: the app's store, or a function of no "
+            "arguments returning it), run its purge_expired() once and print the count. "
+            "Exit status: 0 done, 1 the backend failed, 2 no store that can purge. "
+            "Run it from cron or a systemd timer; see docs/guide.md, 'Timeouts'."
+        ),
+    )
+    purge.add_argument("store", metavar="STORE", help="module:attribute naming the store")
+    purge.set_defaults(run=_purge)
     return parser
 
 

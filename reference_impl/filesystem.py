@@ -287,9 +287,11 @@ class FilesystemStore(ServerSideStore):
         """Delete session files past the store's max age; return how many were deleted.
 
         How a file's age is decided, and why a file is re-checked under the
-        lock before it goes: :meth:`_FileBackend.purge_expired`.
+        lock before it goes: :meth:`_FileBackend.purge_expired`. With an
+        ``idle_timeout`` a file unused for that long goes too: every save
+        and touch rewrites the file, so its age is the time since last use.
         """
-        return self._files.purge_expired(self.clock(), self.codecs[0].max_age)
+        return self._purged(self._files.purge_expired(self.clock(), self._file_lifetime()))
 
 
 def _older_than(path: Path, cutoff: float) -> bool:

@@ -88,6 +88,28 @@ return 1
 """
 
 
+#: Delete one record if its deadline has passed (``ARGV[1]`` is now): the
+#: check and the delete are one atomic step, so a session saved meanwhile
+#: (a new deadline) is never purged. Single-key, like every command here.
+_PURGE_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local bar = string.find(current, '|', 1, true)
+if not bar or bar == 1 then return 0 end
+local deadline = tonumber(string.sub(current, 1, bar - 1))
+if deadline and deadline < tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+
+def glob_escape(text: str) -> str:
+    """``text`` as a literal inside a Redis ``MATCH`` pattern."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
 class _RedisKeys:
     """Where and what both backends write: keys, packed records and ``SET`` options.
 
@@ -460,6 +482,25 @@ class RedisStore(ServerSideStore):
         store = cls(*key_pairs, client=client, **settings)
         store._owned, store._sentinel = client.connection_pool, sentinel
         return store
+
+    def purge_expired(self, batch_size: int = 1000) -> int:
+        """Delete the records past their deadline on the store's clock; count them.
+
+        Redis drops abandoned keys by TTL by itself, so this is rarely needed:
+        it matters for records whose deadline is the store's clock's, not
+        Redis's (a test clock, a TTL capped by ``ttl_cap``). Keys are walked
+        with ``SCAN`` (``batch_size`` per round trip, every node of a
+        cluster) and each is checked and deleted by one atomic script, so
+        nothing blocks the server for long.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(f"batch_size must be a positive int; got {batch_size!r}")
+        client, now, removed = self._redis.client, repr(float(self.clock())), 0
+        with _as_store_error("purge sessions (SCAN, EVAL)"):
+            pattern = glob_escape(self._redis.prefix) + "*"
+            for key in client.scan_iter(match=pattern, count=batch_size):
+                removed += int(client.eval(_PURGE_SCRIPT, 1, key, now))
+        return self._purged(removed)
 
     def ping(self) -> None:
         """Check Redis answers, for a readiness probe; :class:`StoreError` with the cause if not.

@@ -385,7 +385,7 @@ class SQLStore(ServerSideStore):
         rows never locks the table for long (run it from cron or
         ``python -m reference_impl purge``).
         """
-        return self._sql.purge_expired(batch_size)
+        return self._purged(self._sql.purge_expired(batch_size))
 
     def ping(self) -> None:
         """Check the database answers, for a readiness probe; :class:`StoreError` if not.

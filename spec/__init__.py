@@ -15,6 +15,8 @@ from spec.clock import ManualClock as ManualClock
 from spec.cookie import Cookie as Cookie
 from spec.cookie import cookie_values as cookie_values
 from spec.cookie import parse_cookie_header as parse_cookie_header
+from spec.events import SessionEvent as SessionEvent
+from spec.events import SessionListener as SessionListener
 from spec.options import DEFAULT_MAX_AGE as DEFAULT_MAX_AGE
 from spec.options import Options as Options
 from spec.options import SameSite as SameSite
@@ -52,7 +54,9 @@ __all__ = [
     "SameSite",
     "Serializer",
     "Session",
+    "SessionEvent",
     "SessionKey",
+    "SessionListener",
     "SessionValue",
     "Store",
     "TypedSession",

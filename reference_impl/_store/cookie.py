@@ -36,6 +36,7 @@ class CookieCore(StoreCore):
         if session.options.max_age < 0:
             if request.cookie_values(session.name):
                 response.set_cookie(Cookie.for_session(session.name, "", session.options, now))
+                self.emit("deleted", session.name)
             session.mark_unmodified()
             return
         encoded = encode_multi(
@@ -46,6 +47,9 @@ class CookieCore(StoreCore):
         if limit and size > limit:
             raise ValueTooLongError(size, limit)
         response.set_cookie(Cookie.for_session(session.name, encoded, session.options, now))
+        private = session.__pydantic_private__
+        if session.is_new and private is not None and private.get("_used_at") is None:
+            self.emit("created", session.name)  # the first save of a session (S-9.26)
         self.stamp(session, int(now), None)
         session.clear_regenerate_request()
         session.mark_unmodified()

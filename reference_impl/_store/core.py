@@ -46,6 +46,7 @@ from spec.errors import (
     NoCodecsError,
     SessionNotFoundError,
 )
+from spec.events import EventKind, SessionEvent, SessionListener, notify
 from spec.protocols import Serializer
 
 __all__ = [
@@ -150,6 +151,8 @@ class StoreCore:
         self.label = type(self).__name__
         #: Idle and absolute timeouts (S-9.22, S-9.23); the drivers set them.
         self.lifetimes = Lifetimes()
+        #: Who hears about created, regenerated, expired, deleted and purged sessions (S-9.26).
+        self.listeners: list[SessionListener] = []
         # A browser-session default (max_age 0) must not switch server-side
         # expiry off, so the codecs keep the 30-day default in that case.
         codec_max_age = self.options.max_age if self.options.max_age > 0 else Options().max_age
@@ -192,6 +195,8 @@ class StoreCore:
             except DecodeError as exc:
                 error = most_specific(exc)
                 log_rejection(self.label, name, error)
+                if isinstance(error, ExpiredTimestampError) and self.listeners:
+                    self.emit("expired", name, error=error)
                 first_error = first_error or error
                 continue
             session = self._session(
@@ -212,13 +217,20 @@ class StoreCore:
         before a limit was switched on has no ``created_at``/``used_at`` and
         starts its clock at its next save.
         """
-        now = int(self.clock())
+        error = self.lifetime_error(meta, int(self.clock()))
+        if isinstance(error, AbsoluteTimeoutError):
+            yield from self._forget(session_id)
+        if error is not None:
+            raise error
+
+    def lifetime_error(self, meta: Meta, now: int) -> ExpiredTimestampError | None:
+        """The timeout ``meta`` is past at ``now`` (absolute first), or ``None``."""
         absolute, idle = self.lifetimes.absolute_timeout, self.lifetimes.idle_timeout
         if absolute and meta.created_at is not None and now > meta.created_at + absolute:
-            yield from self._forget(session_id)
-            raise AbsoluteTimeoutError(meta.created_at, now, absolute)
+            return AbsoluteTimeoutError(meta.created_at, now, absolute)
         if idle and meta.used_at is not None and now > meta.used_at + idle:
-            raise IdleTimeoutError(meta.used_at, now, idle)
+            return IdleTimeoutError(meta.used_at, now, idle)
+        return None
 
     def _forget(self, session_id: str) -> Plan[None]:
         """Drop what the store keeps for a session it refused for good (nothing here)."""
@@ -247,6 +259,23 @@ class StoreCore:
         ``force`` (``save_every_request``). Returns whether it was touched.
         """
         raise NotImplementedError
+
+    def emit(
+        self,
+        kind: EventKind,
+        name: str = "",
+        session_id: str = "",
+        *,
+        previous_id: str = "",
+        error: DecodeError | None = None,
+        count: int = 0,
+    ) -> None:
+        """Tell the listeners what just happened (S-9.26); a failing listener is only logged."""
+        if self.listeners:
+            event = SessionEvent(
+                kind, self.label, self.clock(), name, session_id, previous_id, error, count
+            )
+            notify(self.listeners, event)
 
     def touch_due(self, session: Session, *, force: bool) -> bool:
         """Whether a touch of ``session`` would do anything now."""

@@ -34,7 +34,16 @@ from reference_impl._store.meta import Lifetimes
 from reference_impl._store.plan import Op, arun_plan, run_plan
 from reference_impl._store.server_side import ServerSideCore
 from reference_impl.securecookie import SecureCookie
-from spec import AsyncSession, Clock, Options, Registry, Request, ResponseWriter, Session
+from spec import (
+    AsyncSession,
+    Clock,
+    Options,
+    Registry,
+    Request,
+    ResponseWriter,
+    Session,
+    SessionListener,
+)
 from spec.errors import ConfigurationError
 from spec.protocols import Serializer
 
@@ -95,6 +104,27 @@ class _Configured(Generic[C]):
     def idle_timeout(self) -> int:
         """Seconds without a request after which a session ends (0 = off; S-9.23)."""
         return self.core.lifetimes.idle_timeout
+
+    def _purged(self, count: int) -> int:
+        """Report a purge to the listeners (S-9.26) and pass its count on."""
+        self.core.emit("purged", count=count)
+        return count
+
+    def _file_lifetime(self) -> int:
+        """How long a session file lives after its last write: max age, or the idle window."""
+        limits = [n for n in (self.codecs[0].max_age, self.core.lifetimes.idle_timeout) if n]
+        return min(limits) if limits else 0
+
+    def add_listener(self, listener: SessionListener) -> None:
+        """Call ``listener`` with every :class:`~spec.SessionEvent` of this store (S-9.26).
+
+        Stores made by :meth:`with_keys` share the listeners.
+        """
+        self.core.listeners.append(listener)
+
+    def remove_listener(self, listener: SessionListener) -> None:
+        """Stop calling ``listener`` (``ValueError`` if it was not added)."""
+        self.core.listeners.remove(listener)
 
     def touch_due(self, session: Session, *, force: bool = False) -> bool:
         """Whether :meth:`touch` would write now (no I/O: callers skip a thread hop if not)."""

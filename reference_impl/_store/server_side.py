@@ -19,11 +19,13 @@ from typing import cast
 
 from reference_impl._store import plan as step
 from reference_impl._store.core import Loaded, StoreCore, values_of
-from reference_impl._store.meta import write_meta
+from reference_impl._store.meta import read_meta, write_meta
 from reference_impl._store.plan import Plan, Read, Record
 from reference_impl.securecookie import decode_multi, encode_multi
 from spec import Cookie, Request, ResponseWriter, Session
 from spec.errors import (
+    AbsoluteTimeoutError,
+    DecodeError,
     ExpiredTimestampError,
     InvalidSessionIDError,
     SessionInterruptedError,
@@ -90,8 +92,30 @@ class ServerSideCore(StoreCore):
         data, expires_at = record
         now = self.clock()
         if expires_at is not None and now > expires_at:
-            raise ExpiredTimestampError(int(expires_at), int(now))
+            error = self._expiry_reason(name, data, expires_at, now)
+            if isinstance(error, AbsoluteTimeoutError):
+                yield from step.delete(session_id)
+            raise error
         return session_id, values_of(decode_multi(name, data, self.codecs)), data
+
+    def _expiry_reason(
+        self, name: str, data: str, expires_at: float, now: float
+    ) -> ExpiredTimestampError:
+        """Why a record past its deadline expired: a timeout it records, else plain expiry.
+
+        The deadline is the earliest of the session's lifetime and both
+        timeouts (:meth:`deadline`), so the record says which one it was.
+        """
+        if self.lifetimes.absolute_timeout or self.lifetimes.idle_timeout:
+            try:
+                meta = read_meta(values_of(decode_multi(name, data, self.codecs)), self.options)
+            except DecodeError:
+                pass
+            else:
+                error = self.lifetime_error(meta, int(now))
+                if error is not None:
+                    return error
+        return ExpiredTimestampError(int(expires_at), int(now))
 
     def _forget(self, session_id: str) -> Plan[None]:
         """Delete the record of a session past its absolute timeout (S-9.22)."""
@@ -123,7 +147,8 @@ class ServerSideCore(StoreCore):
         if session.options.max_age < 0:
             had_cookie = bool(session.id) or bool(request.cookie_values(name))
             if session.id:
-                yield from step.delete(session.id)
+                if (yield from step.delete(session.id)):
+                    self.emit("deleted", name, session.id)
                 session.id = ""
             session.clear_regenerate_request()
             session.mark_unmodified()
@@ -142,6 +167,10 @@ class ServerSideCore(StoreCore):
             if session.id and not (yield from step.delete(session.id)):
                 raise SessionInterruptedError(name)  # logged out (or regenerated) elsewhere
             session_id = yield from self._create_plan(data, expires_at, ttl)
+            if session.id:
+                self.emit("regenerated", name, session_id, previous_id=session.id)
+            else:
+                self.emit("created", name, session_id)
         cookie_value = encode_multi(name, session_id, self.codecs)
         session.id = session_id
         self.stamp(session, int(now), data)

@@ -47,7 +47,7 @@ class AsyncMemoryStore(AsyncServerSideStore):
 
     async def purge_expired(self) -> int:
         """Drop records past their deadline; return how many were dropped."""
-        return self._memory.purge_expired()
+        return self._purged(self._memory.purge_expired())
 
     def __len__(self) -> int:
         """The number of live (unexpired) records."""

@@ -28,6 +28,7 @@ from reference_impl._store.drivers import AsyncServerSideStore
 from reference_impl._store.plan import Record
 from reference_impl.redis import (
     _BACKOFF,
+    _PURGE_SCRIPT,
     _SWAP_SCRIPT,
     DEFAULT_URL,
     _as_store_error,
@@ -37,6 +38,7 @@ from reference_impl.redis import (
     _sentinel_settings,
     _SetCommand,
     _unpack,
+    glob_escape,
 )
 from spec import Clock, Options
 from spec.errors import ConfigurationError
@@ -224,6 +226,18 @@ class AsyncRedisStore(AsyncServerSideStore):
         store = cls(*key_pairs, client=client, **settings)
         store._owned, store._sentinel = client.connection_pool, sentinel
         return store
+
+    async def purge_expired(self, batch_size: int = 1000) -> int:
+        """``RedisStore.purge_expired``, awaited (see there)."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(f"batch_size must be a positive int; got {batch_size!r}")
+        client, now, removed = self._redis.client, repr(float(self.clock())), 0
+        with _as_store_error("purge sessions (SCAN, EVAL)"):
+            pattern = glob_escape(self._redis.prefix) + "*"
+            async for key in client.scan_iter(match=pattern, count=batch_size):
+                done = await client.eval(_PURGE_SCRIPT, 1, key, now)
+                removed += int(done)
+        return self._purged(removed)
 
     async def aping(self) -> None:
         """Check Redis answers, for a readiness probe; :class:`StoreError` with the cause if not.

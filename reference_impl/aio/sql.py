@@ -378,7 +378,7 @@ class AsyncSQLStore(AsyncServerSideStore):
 
     async def purge_expired(self, batch_size: int = PURGE_BATCH) -> int:
         """Delete every row past its deadline, ``batch_size`` rows per statement; count them."""
-        return await self._sql.purge_expired(batch_size)
+        return self._purged(await self._sql.purge_expired(batch_size))
 
     async def aping(self) -> None:
         """Check the database answers, for a readiness probe; :class:`StoreError` if not.
