@@ -1,7 +1,7 @@
 """Backend overhead benchmark: our server-side stores against raw client calls.
 
-Run from the repository root, with the ``redis`` and ``sql`` extras and
-Debian's ``redis-server`` installed::
+Run from the repository root, with the ``redis``, ``sql`` and ``mysql``
+extras and Debian's ``redis-server`` and ``mariadb-server`` installed::
 
     python bench/backends.py          # best of 5
     python bench/backends.py --quick  # best of 3
@@ -9,11 +9,13 @@ Debian's ``redis-server`` installed::
 One request = load the session named by the cookie and save it back (the
 6-key session of bench/codec.py). Each store is compared with what the same
 request costs when an application talks to the backend directly with the
-same encoded blob and no session library: redis-py ``GET`` + ``SET EX``, and
-``sqlite3`` ``SELECT`` + ``UPDATE``. The ratio is our overhead: signing,
+same encoded blob and no session library: redis-py ``GET`` + ``SET EX``,
+``sqlite3`` ``SELECT`` + ``UPDATE``, and PyMySQL ``SELECT`` + ``UPDATE`` on
+MariaDB (``SQLStore`` through ``mysql+pymysql://``). The ratio is our overhead: signing,
 checking, ID handling and the create/update guarantees. Target <= 1.3x.
-A throwaway redis-server is started on a free 127.0.0.1 port and stopped at
-the end. Prints ratios; exit status 0 unless a round trip came back wrong.
+A throwaway redis-server and MariaDB (``tests/backends/_mariadb_server.py``)
+are started on free 127.0.0.1 ports and stopped at the end. Prints ratios;
+exit status 0 unless a round trip came back wrong.
 """
 
 from __future__ import annotations
@@ -131,6 +133,28 @@ def raw_sqlite(path: str) -> Callable[[], None]:
     return one
 
 
+def raw_pymysql(port: int) -> Callable[[], None]:
+    """The same request on PyMySQL, autocommit: SELECT the blob, UPDATE it back."""
+    import pymysql
+
+    db = pymysql.connect(host="127.0.0.1", port=port, user="root", database="sessionspec")
+    db.autocommit(True)
+    cursor = db.cursor()
+    cursor.execute(
+        "CREATE TABLE raw (id VARCHAR(52) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,"
+        " data MEDIUMTEXT NOT NULL, expires_at DOUBLE) ENGINE=InnoDB"
+    )
+    blob = SecureCookie(HASH_KEY, BLOCK_KEY).encode("app", SESSION)
+    cursor.execute("INSERT INTO raw VALUES ('k', %s, 0)", (blob,))
+
+    def one() -> None:
+        cursor.execute("SELECT data, expires_at FROM raw WHERE id = %s", ("k",))
+        (data, _) = cursor.fetchone()  # type: ignore[misc]
+        cursor.execute("UPDATE raw SET data = %s, expires_at = %s WHERE id = %s", (data, 1.0, "k"))
+
+    return one
+
+
 def best_ns(func: Callable[[], None], repeats: int) -> float:
     timer = timeit.Timer(func)
     number, _ = timer.autorange()
@@ -141,14 +165,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="best of 3 instead of 5")
     repeats = 3 if parser.parse_args().quick else 5
+    from tests.backends._mariadb_server import MariaDBServer, find_binaries
+
+    binaries = find_binaries()
+    if binaries is None:
+        sys.exit("mariadb-server is not installed (apt-get install mariadb-server)")
+    mariadb = MariaDBServer(binaries)
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_redis(tmp)
         try:
+            mariadb.start()
             redis_store = RedisStore(HASH_KEY, BLOCK_KEY, url=f"redis://127.0.0.1:{port}/0")
             sql_store = SQLStore(HASH_KEY, BLOCK_KEY, url=f"sqlite:///{tmp}/store.db")
+            mysql_store = SQLStore(HASH_KEY, BLOCK_KEY, url=mariadb.url("pymysql"))
             pairs = [
                 ("redis", store_request(redis_store), raw_redis(redis_store)),
                 ("sqlite", store_request(sql_store), raw_sqlite(f"{tmp}/raw.db")),
+                ("mariadb", store_request(mysql_store), raw_pymysql(mariadb.port)),
             ]
             print(f"{'backend':<8} {'store ns':>10} {'raw ns':>10} {'ratio':>7}  target")
             for name, ours, raw in pairs:
@@ -160,6 +193,7 @@ def main() -> int:
                     f"  <= {TARGET}x {verdict}"
                 )
         finally:
+            mariadb.cleanup()
             proc.terminate()
             proc.wait(timeout=10)
     return 0

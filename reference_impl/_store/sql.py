@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import inspect
 import itertools
 import os
 import socket
@@ -52,6 +53,11 @@ __all__ = [
 
 #: Pooled connections are replaced before a server or firewall drops idle ones.
 _POOL_RECYCLE_SECONDS = 1800
+#: SQLAlchemy 2.0.43 can skip the ROLLBACK it sends after each autocommit statement.
+_SKIP_AUTOCOMMIT_ROLLBACK = (
+    "skip_autocommit_rollback"
+    in inspect.signature(sa.engine.default.DefaultDialect.__init__).parameters
+)
 
 
 class Queries:
@@ -397,8 +403,11 @@ def engine_arguments(
         # Autocommit from the connect on, so the store's per-statement autocommit costs no
         # SET AUTOCOMMIT round trips on checkout and checkin (MySQL drivers send one for
         # each), and a connection found dead fails inside a statement, where SQLAlchemy
-        # notices it, invalidates the pool and the store retries once.
-        options["isolation_level"] = "AUTOCOMMIT"
+        # notices it, invalidates the pool and the store retries once. With no transaction
+        # ever open, the pool's ROLLBACK on every checkin is a wasted round trip too.
+        options.update(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+        if _SKIP_AUTOCOMMIT_ROLLBACK:
+            options["skip_autocommit_rollback"] = True
     if backend == "postgresql":
         connect["options"] = f"-c statement_timeout={round(statement_timeout * 1000)}"
     if memory:

@@ -121,6 +121,17 @@ class TestMariaDBStoreConformance(StoreConformance[SQLStore]):
     def make_store(self, clock: ManualClock) -> SQLStore:
         return self._stores().make(HASH, BLOCK, clock=clock)
 
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> SQLStore:
+        return self._stores().make(
+            HASH,
+            BLOCK,
+            clock=clock,
+            absolute_timeout=absolute_timeout,
+            idle_timeout=idle_timeout,
+        )
+
     def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> SQLStore:
         if "_base" not in self.__dict__:
             self._base = self.make_store(clock)
@@ -160,13 +171,20 @@ class TestAsyncMariaDBStoreConformance(StoreConformance[Any]):
             run_async(engine.dispose())
         _drop(self.url, self.__dict__.get("_tables", []))
 
-    def _store(self, clock: ManualClock, *keys: bytes) -> AsyncSQLStore:
+    def _store(self, clock: ManualClock, *keys: bytes, **settings: int) -> AsyncSQLStore:
         if "_engine" not in self.__dict__:
             self._engine = create_async_engine(self.url)
             assert self._engine.url.drivername == "mysql+aiomysql"
         tables: list[str] = self.__dict__.setdefault("_tables", [])
         tables.append(_table())
-        return AsyncSQLStore(*keys, engine=self._engine, table=tables[-1], clock=clock)
+        return AsyncSQLStore(*keys, engine=self._engine, table=tables[-1], clock=clock, **settings)
+
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> AsyncSQLStore:
+        return self._store(
+            clock, HASH, BLOCK, absolute_timeout=absolute_timeout, idle_timeout=idle_timeout
+        )
 
     def make_store(self, clock: ManualClock) -> AsyncSQLStore:
         return self._store(clock, HASH, BLOCK)
@@ -371,6 +389,79 @@ def test_sync_and_async_stores_share_a_table(stores: _Stores) -> None:
 
     asyncio.run(main())
     assert browser.load(store).values == {"user": "alice", "seen": True}
+
+
+_COUNTERS = ("Com_select", "Com_update", "Com_rollback", "Com_commit", "Com_set_option")
+
+
+class _Counters:
+    """MariaDB's global statement counters, read on one connection opened up front, so
+    the probe adds nothing to them (``SHOW GLOBAL STATUS`` is counted elsewhere)."""
+
+    def __init__(self, url: str) -> None:
+        import pymysql
+
+        parsed = sa.engine.make_url(url)
+        self.connection = pymysql.connect(
+            host=parsed.host, port=parsed.port, user=parsed.username, autocommit=None
+        )
+
+    def read(self) -> dict[str, int]:
+        with self.connection.cursor() as cursor:
+            cursor.execute("SHOW GLOBAL STATUS LIKE 'Com_%'")
+            values = {str(name): value for name, value in cursor.fetchall()}
+        return {name: int(values[name]) for name in _COUNTERS}
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def test_a_request_costs_one_select_and_one_update(stores: _Stores) -> None:
+    """Load + save of an existing session is exactly a SELECT and an UPDATE on the server,
+    sync and async: no SET AUTOCOMMIT per checkout and no ROLLBACK per checkin (the
+    defaults of a MySQL engine, which would triple the round trips)."""
+    counters = _Counters(stores.url)
+    store = stores.make()
+    browser = Browser()
+    browser.visit(store, n=0)
+    before = counters.read()
+    for n in range(1, 21):
+        browser.visit(store, n=n)
+    after = counters.read()
+    assert {k: after[k] - before[k] for k in _COUNTERS} == {
+        "Com_select": 20,
+        "Com_update": 20,
+        "Com_rollback": 0,
+        "Com_commit": 0,
+        "Com_set_option": 0,
+    }
+
+    async def on_aiomysql() -> dict[str, int]:
+        twin = AsyncSQLStore(HASH, BLOCK, url=stores.url, table=store.table.name, clock=store.clock)
+        try:
+            request, response = browser.request(), RecordingResponse()
+            await (await twin.get(request, "app")).asave(request, response)  # warm the pool
+            start = counters.read()
+            for n in range(20):
+                request, response = browser.request(), RecordingResponse()
+                session = await twin.new(request, "app")
+                session.values["n"] = n
+                await session.asave(request, response)
+            end = counters.read()
+            return {k: end[k] - start[k] for k in _COUNTERS}
+        finally:
+            await twin.close()
+
+    try:
+        assert asyncio.run(on_aiomysql()) == {
+            "Com_select": 20,
+            "Com_update": 20,
+            "Com_rollback": 0,
+            "Com_commit": 0,
+            "Com_set_option": 0,
+        }
+    finally:
+        counters.close()
 
 
 def test_mysql_urls_get_aiomysql_for_the_async_store() -> None:
