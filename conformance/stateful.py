@@ -222,6 +222,33 @@ class StoreStateMachine(RuleBasedStateMachine):
         if self.models[index].browser_session:
             self.models[index].saved_at = None
 
+    def _holding_cookies(self) -> list[int]:
+        return [i for i, browser in enumerate(self.browsers) if browser.jar.get(NAME) is not None]
+
+    @precondition(lambda self: len(self._holding_cookies()) >= 2)
+    @rule(data=st.data())
+    def send_two_cookies(self, data: st.DataObject) -> None:
+        """One request carries two browsers' cookies: the first that loads wins (S-9.5)."""
+        first, second = data.draw(st.permutations(self._holding_cookies()), label="order")[:2]
+        note(f"a request with the cookies of browsers {first} and {second}, in that order")
+        header = "; ".join(f"{NAME}={self.browsers[i].cookie(NAME)}" for i in (first, second))
+        session = self.store.new(SimpleRequest(header), NAME)
+        live = [i for i in (first, second) if self._alive(self.models[i])]
+        if live:
+            assert session.values == self.models[live[0]].values, (
+                f"browser {live[0]}'s session must load, the first live one; got {session.values!r}"
+            )
+        else:
+            assert session.is_new and session.values == {}, session.values
+
+    @precondition(lambda self: self.capabilities.purge_expired)
+    @rule()
+    def purge(self) -> None:
+        """purge_expired() never removes a live session (S-10.9; the invariant checks)."""
+        note("purge_expired()")
+        removed = getattr(self.store, "purge_expired")()  # noqa: B009 - declared by capability
+        assert isinstance(removed, int) and removed >= 0, removed
+
     # -- the check ---------------------------------------------------------------
 
     @invariant()
