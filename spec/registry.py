@@ -163,6 +163,22 @@ class Registry:
         with self._lock:
             return [session for _, session in self._sessions.values()]
 
+    async def atouch(self, session: Session, response: ResponseWriter, *, force: bool) -> bool:
+        """Touch one session of this request through its store (S-9.23); ``False`` if it can't.
+
+        For integrations with their own save rules (Starlette's
+        ``save_every_request`` refreshes every non-empty session): the
+        store's ``touch`` is awaited, or run in a thread for a sync store
+        that has work to do. ``False`` means the store offers no ``touch``.
+        """
+        with self._lock:
+            owners = [store for store, held in self._sessions.values() if held is session]
+        touch = getattr(owners[0], "touch", None) if owners else None
+        if touch is None:
+            return False
+        await _atouch(owners[0], touch, self._request, response, session, not force)
+        return True
+
     def save_all(self, response: ResponseWriter, *, only_modified: bool = False) -> None:
         """Save every cached session; report all failures together at the end.
 

@@ -425,11 +425,16 @@ class SessionMiddleware:
         registry = request.state.get(REGISTRY_STATE_KEY)
         if not isinstance(registry, Registry) or not registry.owned_by(request):
             return PendingHeaders()
+        collector = CookieCollector()
         if self.save_every_request:
             for session in registry.sessions():
-                if session is not main or session.values:
-                    session.mark_modified()  # re-sent: the cookie's lifetime restarts
-        collector = CookieCollector()
+                if session.modified or not (session is not main or session.values):
+                    continue
+                # Re-sent so the cookie's lifetime restarts: a touch where the store
+                # can (never rewriting values a concurrent request saved, S-9.25),
+                # else a save.
+                if not await registry.atouch(session, collector, force=True):
+                    session.mark_modified()
         await registry.asave_all(collector, only_modified=True)
         lines = collector.header_values()
         # A response that sets a session cookie depends on that session, read or not.
