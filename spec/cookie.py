@@ -23,7 +23,6 @@ from spec._tokens import (
     check_cookie_path,
     check_max_age,
     is_cookie_domain,
-    is_valid_value_byte,
 )
 from spec.options import Options, SameSite
 
@@ -36,6 +35,10 @@ _MIN_EXPIRES = -11644473600
 _WHITESPACE = " \t\r\n"
 # Go's validCookieValueByte: 0x20-0x7E except '"', ';' and '\'.
 _VALUE = re.compile(r"[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e]*")
+# What rendering removes, in one regex pass each (a per-character Python loop
+# cost three times the whole codec on a 400-character cookie).
+_NOT_VALUE = re.compile(r"[^\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e]+")
+_NOT_PATH = re.compile(r"[^\x20-\x3a\x3c-\x7e]+")
 
 
 class Cookie(ValidatedModel):
@@ -163,14 +166,16 @@ class Cookie(ValidatedModel):
 
 
 def _sanitize_value(value: str) -> str:
-    kept = "".join(c for c in value if is_valid_value_byte(c))
+    """Go's sanitizeCookieValue: drop the bytes ``is_valid_value_byte`` refuses, quote if needed."""
+    kept = value if _VALUE.fullmatch(value) else _NOT_VALUE.sub("", value)
     if " " in kept or "," in kept:
         return f'"{kept}"'
     return kept
 
 
 def _sanitize_path(path: str) -> str:
-    return "".join(c for c in path if 0x20 <= ord(c) < 0x7F and c != ";")
+    """Go's sanitizeCookiePath: drop controls, non-ASCII and ``;``."""
+    return _NOT_PATH.sub("", path)
 
 
 def parse_cookie_header(header: str) -> list[tuple[str, str]]:

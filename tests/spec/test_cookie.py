@@ -367,6 +367,18 @@ def test_fast_value_check_equals_gos_byte_rule(ch: str) -> None:
     assert bool(_VALUE.fullmatch(ch)) == is_valid_value_byte(ch)
 
 
+@given(st.text(max_size=60))
+def test_one_pass_sanitizers_equal_gos_per_byte_rules(text: str) -> None:
+    """S-3.9: rendering's regex passes drop exactly what Go's per-byte loops drop (issue 19)."""
+    from spec._tokens import is_valid_value_byte
+    from spec.cookie import _sanitize_path, _sanitize_value
+
+    kept = "".join(c for c in text if is_valid_value_byte(c))
+    assert _sanitize_value(text) == (f'"{kept}"' if " " in kept or "," in kept else kept)
+    path = "".join(c for c in text if 0x20 <= ord(c) < 0x7F and c != ";")
+    assert _sanitize_path(text) == path
+
+
 def test_cookie_expires_and_max_age_are_bounded() -> None:
     """S-3.10, S-2.6: a Cookie cannot carry an Expires past year 9999 or an unbounded max_age."""
     from spec.options import MAX_AGE_LIMIT
