@@ -13,7 +13,7 @@ event loop that lives in its own thread for the whole process. So:
 * tests that use threads (S-9.18, S-10.6) become concurrent tasks on that
   loop, the way an ASGI server would run them.
 
-Hooks that take a store (``raw_record``, ``break_backend``) are given the
+Hooks that take a store (``raw_record``, ``break_backend``, ``close_store``) are given the
 real async store, and may be coroutine functions: the suite awaits them on
 the loop. :func:`run_async` runs anything else there (closing a client in a
 fixture's teardown, say).
@@ -36,8 +36,8 @@ __all__ = ["SyncStoreView", "accept_async_hooks", "as_sync_store", "real_store",
 _T = TypeVar("_T")
 _WRAPPED = "_conformance_accepts_async"
 #: Hooks that return a store, and hooks that take one as their first argument.
-_MAKING_HOOKS = ("make_store", "make_store_with_keys")
-_USING_HOOKS = ("raw_record", "break_backend")
+_MAKING_HOOKS = ("make_store", "make_store_with_keys", "make_store_with_timeouts")
+_USING_HOOKS = ("raw_record", "break_backend", "close_store")
 
 
 class _SuiteLoop:
@@ -181,7 +181,7 @@ def accept_async_hooks(cls: type) -> None:
 
     ``make_store`` and ``make_store_with_keys`` may return an async store
     (or be ``async def``): the suite gets a :class:`SyncStoreView` of it.
-    ``raw_record`` and ``break_backend`` receive the real store and may be
+    ``raw_record``, ``break_backend`` and ``close_store`` receive the real store and may be
     coroutine functions. Sync stores pass through untouched.
     """
     for names, wrap in ((_MAKING_HOOKS, _making), (_USING_HOOKS, _using)):

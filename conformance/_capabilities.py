@@ -17,6 +17,14 @@ ALL_VALUE_TYPES: frozenset[str] = frozenset(
 class Capabilities(BaseModel):
     """A backend's declared features. Undeclared features skip their clauses, with a reason.
 
+    What the suite can observe it checks instead of trusting: ``server_side``
+    follows what the store's cookie carries, ``regenerate_id`` comes with
+    being server-side, ``purge_expired`` is whether the method exists, and a
+    thread-safe store is exercised from several threads. A store that
+    declares less than it has still meets those clauses; one that declares
+    more fails them by name. A skipped clause keeps the store below the
+    level that needs it (docs/spec.md, "Conformance levels").
+
     Frozen so a subclass cannot change what another subclass declared.
     """
 
@@ -40,5 +48,6 @@ class Capabilities(BaseModel):
     value_types: frozenset[str] = ALL_VALUE_TYPES
     #: The store may be used from several threads at once (S-12.1).
     thread_safe: bool = True
-    #: Number of fresh IDs drawn when checking they are unpredictable (S-10.1).
-    id_sample_size: int = 10_000
+    #: Number of fresh IDs drawn when checking they are unpredictable (S-10.1);
+    #: ``None``: the Hypothesis profile's (``conformance._base.id_sample_size``).
+    id_sample_size: int | None = None

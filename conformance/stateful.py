@@ -14,15 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from hypothesis import note, settings
+from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from conformance import strategies
 from conformance._browser import Browser
 from conformance._capabilities import Capabilities
-from spec import ManualClock, Store
+from conformance._profiles import active_profile, hypothesis_settings
+from spec import ManualClock, SessionValue, Store
 from spec.errors import DecodeError
 from spec.http import RecordingResponse, SimpleRequest
 
@@ -35,7 +37,7 @@ NAME = "app"
 class _Model:
     """What one browser's session should contain."""
 
-    values: dict[str | int, object] = field(default_factory=dict)
+    values: dict[str | int, SessionValue] = field(default_factory=dict)
     saved_at: float | None = None  # None: the browser holds no live session
     lifetime: int = 0  # 0: only the store's max age limits the session
     browser_session: bool = False
@@ -47,6 +49,8 @@ class StoreStateMachine(RuleBasedStateMachine):
 
     factory: Callable[[ManualClock], Store]
     capabilities: Capabilities
+    #: Releases a store when a run ends (the suite closes its connections).
+    close: Callable[[Any], object] = staticmethod(lambda store: None)
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,7 +60,31 @@ class StoreStateMachine(RuleBasedStateMachine):
         self.models = [_Model() for _ in range(3)]
         self.revoked: set[str] = set()
 
+    def teardown(self) -> None:
+        """Close this run's store, so runs never pile up open connections."""
+        self.close(self.store)
+
     # -- helpers ---------------------------------------------------------------
+
+    def _live(self) -> list[int]:
+        return [i for i, model in enumerate(self.models) if self._alive(model)]
+
+    def _with_values(self) -> list[int]:
+        return [i for i in self._live() if self.models[i].values]
+
+    def _with_revoked(self) -> list[int]:
+        return [
+            i
+            for i, model in enumerate(self.models)
+            if any(c in self.revoked for c in model.old_cookies)
+        ]
+
+    def _with_cookie(self) -> list[int]:
+        return [
+            i
+            for i, browser in enumerate(self.browsers)
+            if (cookie := browser.jar.get(NAME)) is not None and len(cookie.value) >= 8
+        ]
 
     def _alive(self, model: _Model) -> bool:
         if model.saved_at is None:
@@ -68,7 +96,7 @@ class StoreStateMachine(RuleBasedStateMachine):
             return age <= model.lifetime
         return True
 
-    def _save(self, index: int, change: Callable[[dict[str | int, object]], None]) -> None:
+    def _save(self, index: int, change: Callable[[dict[str | int, SessionValue]], None]) -> None:
         browser, model = self.browsers[index], self.models[index]
         request, response = browser.request(), RecordingResponse()
         session = self.store.get(request, NAME)
@@ -92,24 +120,27 @@ class StoreStateMachine(RuleBasedStateMachine):
 
     # -- rules -----------------------------------------------------------------
 
-    @rule(index=st.integers(0, 2), key=st.text(max_size=6), value=strategies.values())
-    def set_value(self, index: int, key: str, value: object) -> None:
+    @rule(index=st.integers(0, 2), data=st.data())
+    def set_value(self, index: int, data: st.DataObject) -> None:
+        kinds = self.capabilities.value_types
+        key = data.draw(strategies.session_keys(kinds), label="key")
+        value = data.draw(strategies.values(kinds), label="value")
         note(f"browser {index}: values[{key!r}] = {value!r}; save")
 
-        def change(values: dict[str | int, object]) -> None:
+        def change(values: dict[str | int, SessionValue]) -> None:
             values[key] = value
 
         self._save(index, change)
 
-    @rule(index=st.integers(0, 2), data=st.data())
-    def delete_value(self, index: int, data: st.DataObject) -> None:
+    @precondition(lambda self: bool(self._with_values()))
+    @rule(data=st.data())
+    def delete_value(self, data: st.DataObject) -> None:
+        index = data.draw(st.sampled_from(self._with_values()), label="index")
         model = self.models[index]
-        if not self._alive(model) or not model.values:
-            return
         key = data.draw(st.sampled_from(sorted(model.values, key=repr)))
         note(f"browser {index}: del values[{key!r}]; save")
 
-        def change(values: dict[str | int, object]) -> None:
+        def change(values: dict[str | int, SessionValue]) -> None:
             values.pop(key, None)
 
         self._save(index, change)
@@ -118,7 +149,7 @@ class StoreStateMachine(RuleBasedStateMachine):
     def add_flash(self, index: int, message: str) -> None:
         note(f"browser {index}: add_flash({message!r}); save")
 
-        def change(values: dict[str | int, object]) -> None:
+        def change(values: dict[str | int, SessionValue]) -> None:
             current = values.get("_flash")
             values["_flash"] = [*current, message] if isinstance(current, list) else [message]
 
@@ -155,11 +186,11 @@ class StoreStateMachine(RuleBasedStateMachine):
                 self.revoked.add(current.value)
         model.values, model.saved_at = {}, None
 
-    @rule(index=st.integers(0, 2), max_age=st.sampled_from([0, 60, 3600]))
-    def change_max_age(self, index: int, max_age: int) -> None:
+    @precondition(lambda self: bool(self._live()))
+    @rule(data=st.data(), max_age=st.sampled_from([0, 60, 3600]))
+    def change_max_age(self, data: st.DataObject, max_age: int) -> None:
+        index = data.draw(st.sampled_from(self._live()), label="index")
         browser, model = self.browsers[index], self.models[index]
-        if not self._alive(model):
-            return
         note(f"browser {index}: options.max_age = {max_age}; save")
         request, response = browser.request(), RecordingResponse()
         session = self.store.get(request, NAME)
@@ -173,12 +204,11 @@ class StoreStateMachine(RuleBasedStateMachine):
         note(f"clock += {seconds}")
         self.clock.advance(seconds)
 
-    @precondition(lambda self: self.capabilities.regenerate_id)
-    @rule(index=st.integers(0, 2))
-    def regenerate(self, index: int) -> None:
+    @precondition(lambda self: self.capabilities.regenerate_id and bool(self._live()))
+    @rule(data=st.data())
+    def regenerate(self, data: st.DataObject) -> None:
+        index = data.draw(st.sampled_from(self._live()), label="index")
         browser, model = self.browsers[index], self.models[index]
-        if not self._alive(model):
-            return
         note(f"browser {index}: regenerate_id(); save")
         previous = browser.cookie(NAME)
         request, response = browser.request(), RecordingResponse()
@@ -190,22 +220,21 @@ class StoreStateMachine(RuleBasedStateMachine):
         model.old_cookies.append(previous)
         self._saved(model, session.options.max_age)
 
-    @rule(index=st.integers(0, 2))
-    def replay_old_cookie(self, index: int) -> None:
+    @precondition(lambda self: bool(self._with_revoked()))
+    @rule(data=st.data())
+    def replay_old_cookie(self, data: st.DataObject) -> None:
+        index = data.draw(st.sampled_from(self._with_revoked()), label="index")
         model = self.models[index]
         revoked = [c for c in model.old_cookies if c in self.revoked]
-        if not revoked:
-            return
         note(f"browser {index}: replay a revoked cookie")
         session = self.store.new(SimpleRequest(f"{NAME}={revoked[-1]}"), NAME)
         assert session.is_new and session.values == {}
 
-    @rule(index=st.integers(0, 2), position=st.integers(0, 10_000))
-    def tamper(self, index: int, position: int) -> None:
-        cookie = self.browsers[index].jar.get(NAME)
-        if cookie is None or len(cookie.value) < 8:
-            return
-        value = cookie.value
+    @precondition(lambda self: bool(self._with_cookie()))
+    @rule(data=st.data(), position=st.integers(0, 10_000))
+    def tamper(self, data: st.DataObject, position: int) -> None:
+        index = data.draw(st.sampled_from(self._with_cookie()), label="index")
+        value = self.browsers[index].cookie(NAME)
         # Stay clear of the last base64 quantum: its unused low bits may
         # change without changing the decoded bytes (Go accepts that too).
         pos = position % (len(value) - 4)
@@ -256,27 +285,44 @@ class StoreStateMachine(RuleBasedStateMachine):
         for index, (browser, model) in enumerate(zip(self.browsers, self.models, strict=True)):
             session = self.store.new(browser.request(), NAME)
             if self._alive(model) and browser.jar.get(NAME) is not None:
-                assert session.load_error is None, (index, session.load_error)
-                assert session.values == model.values, index
+                assert session.load_error is None, (
+                    f"browser {index}: a live session failed to load: {session.load_error!r}"
+                )
+                assert session.values == model.values, (
+                    f"browser {index}: the store loaded {session.values!r}; "
+                    f"the model holds {model.values!r}"
+                )
             else:
-                assert session.values == {}, index
-                assert session.is_new, index
+                assert session.values == {}, (
+                    f"browser {index}: a dead or deleted session loaded {session.values!r}"
+                )
+                assert session.is_new, f"browser {index}: a dead session is not new"
 
 
 def state_machine_for(
     factory: Callable[[ManualClock], Store],
     capabilities: Capabilities,
     *,
-    max_examples: int = 30,
+    max_examples: int | None = None,
+    close: Callable[[Any], object] | None = None,
 ) -> type[StoreStateMachine]:
-    """Return a state machine class bound to ``factory``; use its ``TestCase``."""
+    """Return a state machine class bound to ``factory``; use its ``TestCase``.
+
+    ``max_examples`` (runs) and the steps per run default to the active
+    Hypothesis profile (``conformance._profiles``); ``close`` releases each
+    run's store when the run ends.
+    """
 
     class BoundStoreStateMachine(StoreStateMachine):
         pass
 
+    profile = active_profile()
     BoundStoreStateMachine.factory = staticmethod(factory)
     BoundStoreStateMachine.capabilities = capabilities
-    BoundStoreStateMachine.TestCase.settings = settings(
-        max_examples=max_examples, stateful_step_count=25, deadline=None
+    if close is not None:
+        BoundStoreStateMachine.close = staticmethod(close)
+    BoundStoreStateMachine.TestCase.settings = hypothesis_settings(
+        max_examples=max_examples if max_examples is not None else profile.stateful_examples,
+        stateful_step_count=profile.stateful_steps,
     )
     return BoundStoreStateMachine

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
+
+from conformance._profiles import PROFILE_ENV
 
 ROOT = Path(__file__).parents[1]
 
@@ -73,3 +76,210 @@ def test_unloadable_factory_is_a_usage_error(tmp_path: Path) -> None:
     result = run("missing-colon", cwd=tmp_path)
     assert result.returncode == 2
     assert "expected module:factory" in result.stderr
+
+
+def run_factories(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Write ``source`` as ``factories.py`` in ``tmp_path`` and run the CLI there."""
+    (tmp_path / "factories.py").write_text(textwrap.dedent(source))
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def row(result: subprocess.CompletedProcess[str], clause: str) -> list[str]:
+    """The cells of ``clause``'s row (one per store)."""
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith(f"{clause} ")]
+    return line.split()
+
+
+def test_help_documents_the_factory_protocol_levels_and_profiles(tmp_path: Path) -> None:
+    """``--help`` names every factory attribute and hook, the levels and the profile variable."""
+    result = run("--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for word in (
+        "factory(clock, *key_pairs)",
+        "capabilities",
+        "label",
+        "break_backend(store)",
+        "make_store_with_keys(clock, *key_pairs)",
+        "raw_record(store, session_id)",
+        "close_store(store)",
+        "--level",
+        "cookie",
+        "server-side",
+        "lifetimes",
+        "SESSIONSPEC_HYPOTHESIS_PROFILE",
+        "-k EXPR",
+    ):
+        assert word in result.stdout, word
+
+
+def test_declaring_less_does_not_skip_what_the_store_does(tmp_path: Path) -> None:
+    """Observed capabilities are checked, not trusted; missing ones are named, not AttributeError.
+
+    A memory store that declares nothing is still server-side (its cookie
+    holds an ID), so S-10.7 and S-10.9 run and pass; a wrapper declaring
+    purge_expired without the method fails with a message saying so.
+    """
+    result = run_factories(
+        tmp_path,
+        """
+        from reference_impl.memory import MemoryStore
+
+        def quiet(clock, *keys):
+            return MemoryStore(*(keys or (b"h" * 32,)), clock=clock)
+
+        class NoPurge:
+            def __init__(self, inner):
+                self.inner = inner
+            def get(self, request, name):
+                return self.inner.get(request, name)
+            def new(self, request, name):
+                return self.inner.new(request, name)
+            def save(self, request, response, session):
+                return self.inner.save(request, response, session)
+
+        def boastful(clock, *keys):
+            return NoPurge(MemoryStore(*(keys or (b"h" * 32,)), clock=clock))
+        boastful.capabilities = {"server_side": True, "purge_expired": True}
+        """,
+        "-k",
+        "s10_7 or s10_9",
+        "factories:quiet",
+        "factories:boastful",
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert row(result, "S-10.7")[-2] == "pass"
+    assert row(result, "S-10.9")[-2:] == ["pass", "FAIL"]
+    assert "has no purge_expired() method" in result.stdout
+    assert "AttributeError" not in result.stdout
+
+
+def test_level_is_reported_and_enforced(tmp_path: Path) -> None:
+    """``--level server-side`` exits 1 unless every store reached it, and says what is missing."""
+    result = run("--level", "server-side", "reference_impl.testing:memory", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[lines.index("level reached:") + 1] == "  memory: cookie (server-side needs S-10.4)"
+    assert "the factory has no break_backend(store) hook: add one" in result.stdout
+    assert "FAIL: not every store reached --level server-side" in result.stdout
+    result = run("--level", "cookie", "reference_impl.testing:memory", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_subset_passthrough_and_full_state_machine_failure(tmp_path: Path) -> None:
+    """``-k`` runs a subset, ``--`` passes pytest flags, and a machine failure shows its steps."""
+    result = run_factories(
+        tmp_path,
+        """
+        from reference_impl.cookie_store import CookieStore
+
+        class KeepsOneValue(CookieStore):
+            def new(self, request, name):
+                session = super().new(request, name)
+                first = dict(list(session.values.items())[:1])
+                session.values.clear()
+                session.values.update(first)
+                return session
+
+        def factory(clock, *keys):
+            return KeepsOneValue(*(keys or (b"h" * 32,)), clock=clock)
+        """,
+        "-k",
+        "s9_19",
+        "factories:factory",
+        "--",
+        "-x",
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert row(result, "S-9.19")[-1] == "FAIL"
+    assert row(result, "S-9.2")[-1] == "-"  # not selected
+    assert "S-9.20, S-9.21" in result.stdout and "not run: deselected" in result.stdout
+    failure = result.stdout[result.stdout.index("failed: factories: test_s9_19") :]
+    # The failing steps, in full, as Hypothesis shrank them, not the last lines only.
+    assert "Failing test case: <state machine>" in failure, failure
+    assert "state.set_value(" in failure and "reproduce_failure" in failure, failure
+
+
+def test_unawaited_coroutines_are_reported(tmp_path: Path) -> None:
+    """A store that drops a coroutine unawaited gets a warning line in the report."""
+    result = run_factories(
+        tmp_path,
+        """
+        from reference_impl.cookie_store import CookieStore
+
+        class Forgetful(CookieStore):
+            def new(self, request, name):
+                async def audit():
+                    return None
+                audit()  # forgot to await
+                return super().new(request, name)
+
+        def factory(clock, *keys):
+            return Forgetful(*(keys or (b"h" * 32,)), clock=clock)
+        """,
+        "-k",
+        "s9_2_",
+        "factories:factory",
+    )
+    assert "coroutine" in result.stdout and "was never awaited" in result.stdout, result.stdout
+    assert "an async method was called without await" in result.stdout
+
+
+def test_key_pairs_go_to_the_factory_or_the_skip_says_what_to_add(tmp_path: Path) -> None:
+    """A cookie store gets its key pairs through ``factory(clock, *key_pairs)``.
+
+    A server-side store without ``with_keys`` or a key hook is not rebuilt
+    on a new backend (rotation could not be seen): S-9.13 skips with a
+    reason naming the hook to add.
+    """
+    result = run_factories(
+        tmp_path,
+        """
+        from reference_impl.cookie_store import CookieStore
+        from reference_impl.memory import MemoryStore
+
+        class Plain:
+            def __init__(self, inner):
+                self.inner = inner
+            def get(self, request, name):
+                return self.inner.get(request, name)
+            def new(self, request, name):
+                return self.inner.new(request, name)
+            def save(self, request, response, session):
+                return self.inner.save(request, response, session)
+
+        def cookie(clock, *keys):
+            return Plain(CookieStore(*(keys or (b"h" * 32,)), clock=clock))
+
+        def server(clock, *keys):
+            return Plain(MemoryStore(*(keys or (b"h" * 32,)), clock=clock))
+        """,
+        "-k",
+        "s9_13",
+        "factories:cookie",
+        "factories:server",
+    )
+    assert row(result, "S-9.13")[-2:] == ["pass", "skip"], result.stdout
+    assert "add a make_store_with_keys(clock, *key_pairs) hook" in result.stdout
+
+
+def test_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
+    """A profile name that does not exist exits 2 and lists the ones that do."""
+    result = subprocess.run(
+        [sys.executable, "-m", "conformance"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), PROFILE_ENV: "fast"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "dev, ci, thorough" in result.stderr
