@@ -452,3 +452,17 @@ def test_a_django_serializer_setting_is_refused_not_ignored() -> None:
             SessionStore()  # Django's default is fine
     finally:
         ACTIVE = None
+
+
+@pytest.mark.parametrize("kind", SERVER_SIDE, indirect=True)
+def test_save_every_request_touches_and_keeps_a_concurrent_write(kind: str) -> None:
+    """SESSION_SAVE_EVERY_REQUEST on an unchanged session keeps a concurrent write (S-9.25)."""
+    key = saved({"cart": "empty"})
+    reader = SessionStore(key)
+    assert reader["cart"] == "empty"
+    writer = SessionStore(key)
+    writer["cart"] = "full"
+    writer.save()
+    reader.save()  # what Django's middleware does at the end of every request
+    assert SessionStore(reader.session_key)["cart"] == "full"
+    assert SessionStore(writer.session_key)["cart"] == "full"

@@ -243,6 +243,8 @@ class SessionStore(SessionBase):
         """Save ``data`` through the store; the cookie value it writes becomes the key."""
         session = self._open(None) if fresh else self._current()
         values: dict[SessionKey, Any] = {key: value for key, value in data.items()}
+        if not (fresh or regenerate) and self._touched(session, values):
+            return
         session.values = values
         session.options = session.options.replace(max_age=self._max_age())
         if regenerate:
@@ -261,6 +263,31 @@ class SessionStore(SessionBase):
             )
         self._session_key = cookies[-1].value
         self._remember(session, cookies[-1].value)
+
+    def _touched(self, session: Session, values: dict[SessionKey, Any]) -> bool:
+        """Refresh an unchanged session by a touch, if the store has one (S-9.25).
+
+        Django saves every request's session with ``SESSION_SAVE_EVERY_REQUEST``;
+        rewriting the values it loaded would undo a change another request
+        saved meanwhile, so a session whose values and expiry are as loaded
+        is touched instead: its lifetime restarts, its values stay the
+        store's. Returns ``False`` (save as usual) when anything changed.
+        """
+        touch = getattr(self._store, "touch", None)
+        unchanged = (
+            session is self._loaded
+            and dict(session.values) == values
+            and session.options.max_age == self._max_age()
+        )
+        if touch is None or not unchanged:
+            return False
+        written = RecordingResponse()
+        touch(_KeyRequest(self._name, self.session_key), written, session, force=True)
+        cookies = [c for c in written.cookies if c.name == self._name and c.value]
+        if cookies:
+            self._session_key = cookies[-1].value
+            self._remember(session, cookies[-1].value)
+        return True
 
     # -- SessionBase's storage methods ---------------------------------------
 
