@@ -198,3 +198,30 @@ async def _async_reads_keep_alive() -> None:
         assert read_response.set_cookie_headers()
     clock.advance(601)
     assert isinstance((await store.new(SimpleRequest(cookie), "app")).load_error, IdleTimeoutError)
+
+
+IGNORING = """
+from conformance import Capabilities, StoreConformance
+from reference_impl.memory import MemoryStore
+
+
+class TestIgnoresTimeouts(StoreConformance):
+    capabilities = Capabilities(server_side=True, regenerate_id=True)
+
+    def make_store(self, clock):
+        return MemoryStore(b"k" * 32, clock=clock)
+
+    def make_store_with_timeouts(self, clock, *, absolute_timeout, idle_timeout):
+        return MemoryStore(b"k" * 32, clock=clock)  # the limits are dropped
+"""
+
+
+def test_a_store_that_ignores_the_limits_fails_their_clauses(pytester: pytest.Pytester) -> None:
+    """A store built without its timeouts is caught by S-9.22 and S-9.23, by name."""
+    pytester.makepyfile(test_ignoring=IGNORING)
+    result = pytester.runpytest_inprocess("-k", "s9_22 or s9_23", "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    failed = {line.split("::")[-1].split(" ")[0] for line in result.outlines if "FAILED" in line}
+    assert outcomes.get("failed", 0) >= 4, result.stdout.str()
+    assert any(name.startswith("test_s9_22") for name in failed)
+    assert any(name.startswith("test_s9_23") for name in failed)
