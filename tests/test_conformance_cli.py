@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from conformance._profiles import PROFILE_ENV
 
 ROOT = Path(__file__).parents[1]
@@ -283,3 +285,45 @@ def test_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "dev, ci, thorough" in result.stderr
+
+
+def test_a_pooled_database_never_runs_out_of_connections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite closes every store it makes: two whole runs against PostgreSQL with
+    ``max_connections=12``, each store with its own pool, never see "too many clients".
+
+    Before stores were closed, each of the suite's hundreds of stores kept its
+    pooled connections open until the process ended, and the run failed at
+    random with ``FATAL: sorry, too many clients already``.
+    """
+    from tests.backends._postgres_server import PostgresServer, require_bin_dir
+
+    server = PostgresServer(require_bin_dir(), max_connections=12)
+    try:
+        server.start()
+        source = """
+            import os
+            import uuid
+
+            from reference_impl.sql import SQLStore
+
+            def factory(clock, *keys):
+                # As an outside author writes it: a store that owns its engine and pool.
+                return SQLStore(
+                    *(keys or (b"h" * 32, b"b" * 32)),
+                    url=os.environ["CONFORMANCE_PG_URL"],
+                    table=f"sessions_{uuid.uuid4().hex[:12]}",
+                    clock=clock,
+                )
+            factory.label = "postgres"
+            factory.capabilities = {"record_deadlines": True}
+        """
+        monkeypatch.setenv("CONFORMANCE_PG_URL", server.url)
+        for _ in range(2):
+            result = run_factories(tmp_path, source, "factories:factory")
+            output = result.stdout + result.stderr
+            assert "too many clients" not in output, output
+            assert result.returncode == 0, output
+    finally:
+        server.cleanup()

@@ -79,9 +79,11 @@ def free_port() -> int:
 class PostgresServer:
     """One private cluster in a temporary directory; :meth:`cleanup` removes everything."""
 
-    def __init__(self, bin_dir: Path, port: int | None = None) -> None:
+    def __init__(self, bin_dir: Path, port: int | None = None, max_connections: int = 200) -> None:
         self.bin_dir = bin_dir
         self.port = port or free_port()
+        #: A low value makes a client that leaks connections fail fast ("too many clients").
+        self.max_connections = max_connections
         self.root = Path(tempfile.mkdtemp(prefix="sessionspec-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
@@ -130,7 +132,8 @@ class PostgresServer:
         settings = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} "
             f"-c unix_socket_directories={self.root} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            "-c synchronous_commit=off -c full_page_writes=off "
+            f"-c max_connections={self.max_connections}"
         )
         self._run(
             "pg_ctl",
