@@ -34,6 +34,7 @@ MODULES = [
     "reference_impl.redis",
     "reference_impl.sql",
     "reference_impl.memcached",
+    "reference_impl.cached",
     "reference_impl.aio",
     "reference_impl.testing",
     "reference_impl.integrations.wsgi",
