@@ -123,7 +123,6 @@ class _SQLBackend:
 
     def use_engine(self, engine: Engine) -> None:
         self.engine = engine
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._driver_error = driver_error(engine.dialect)
 
     def _run(
@@ -145,26 +144,39 @@ class _SQLBackend:
         try:
             self._ensure_table(armed)
             try:
-                with self._autocommit.connect() as connection, self._deadline(connection, armed):
+                with self._connection(armed) as connection:
                     return self._statement(connection, statement, *args, **kwargs)
             except sa_exc.DBAPIError as exc:
                 if not exc.connection_invalidated or any(a.fired for a in armed):
                     raise
-            with (  # on a new connection, once
-                self._autocommit.connect() as connection,
-                self._deadline(connection, armed),
-            ):
+            with self._connection(armed) as connection:  # on a new connection, once
                 return self._statement(connection, statement, *args, **kwargs)
-        except sa_exc.SQLAlchemyError as exc:
+        except Exception as exc:
+            if not isinstance(exc, sa_exc.SQLAlchemyError | self._driver_error):
+                raise
             if any(a.fired for a in armed):
                 raise timed_out(action, self.table, self.timeout) from exc
-            raise store_error(action, self.table, exc) from exc
-        except Exception as exc:
-            if not isinstance(exc, self._driver_error):
-                raise
             # SQLAlchemy leaves a driver error outside a statement unwrapped: a MySQL
-            # connection's SET AUTOCOMMIT on checkout, from an engine passed in.
-            raise store_error(action, self.table, sa_exc.DBAPIError(None, None, exc)) from exc
+            # connection's SET AUTOCOMMIT, from an engine passed in that is not autocommit.
+            wrapped = (
+                exc
+                if isinstance(exc, sa_exc.SQLAlchemyError)
+                else sa_exc.DBAPIError(None, None, exc)
+            )
+            raise store_error(action, self.table, wrapped) from exc
+
+    @contextlib.contextmanager
+    def _connection(self, armed: list[Armed]) -> Iterator[Connection]:
+        """A pooled connection in autocommit mode, under the deadline from set-up to checkin.
+
+        The mode is set inside the deadline, not at checkout: on an engine
+        that is not autocommit already, a MySQL driver sends ``SET
+        AUTOCOMMIT`` for it, and the pool's reset on checkin talks to the
+        server too; a frozen server must not block either forever.
+        """
+        connection = self.engine.connect()
+        with self._deadline(connection, armed), connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
     def _statement(
         self,

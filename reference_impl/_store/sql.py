@@ -160,18 +160,22 @@ def driver_error(dialect: sa.engine.Dialect) -> type[Exception]:
 def driver_socket(driver_connection: object) -> socket.socket | None:
     """A private duplicate of the connection's socket, or ``None`` (no socket to watch).
 
-    psycopg 3 (sync and async) exposes its libpq socket; SQLite has none,
-    and other drivers are bounded by their own settings. A duplicate keeps
-    the socket open until :meth:`Armed.disarm`, so shutting it down can
-    never hit a descriptor number the process has reused meanwhile.
+    psycopg 3 (sync and async) exposes its libpq socket and PyMySQL its
+    ``socket``; SQLite has none, and other drivers are bounded by their own
+    settings (aiomysql: the async store's ``asyncio.timeout``). A duplicate
+    keeps the socket open until :meth:`Armed.disarm`, so shutting it down
+    can never hit a descriptor number the process has reused meanwhile.
     """
     pgconn = getattr(driver_connection, "pgconn", None)
-    if pgconn is None:
-        return None
+    mysql_socket = getattr(driver_connection, "_sock", None)  # PyMySQL's, TLS or not
     try:
-        return socket.socket(fileno=os.dup(pgconn.socket))
+        if pgconn is not None:
+            return socket.socket(fileno=os.dup(pgconn.socket))
+        if isinstance(mysql_socket, socket.socket):
+            return socket.socket(fileno=os.dup(mysql_socket.fileno()))
     except Exception:  # closed or broken: the statement will fail by itself
         return None
+    return None
 
 
 class Armed:
@@ -408,6 +412,10 @@ def engine_arguments(
         options.update(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
         if _SKIP_AUTOCOMMIT_ROLLBACK:
             options["skip_autocommit_rollback"] = True
+    if backend in ("mysql", "mariadb") and parsed.get_driver_name() == "pymysql":
+        # PyMySQL's connect_timeout covers only the TCP connect: without these a server
+        # that accepts but never answers (frozen) blocks the handshake forever.
+        connect["read_timeout"] = connect["write_timeout"] = max(1, round(statement_timeout))
     if backend == "postgresql":
         connect["options"] = f"-c statement_timeout={round(statement_timeout * 1000)}"
     if memory:

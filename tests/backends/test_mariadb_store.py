@@ -42,6 +42,7 @@ from spec import ManualClock
 from spec.errors import ConfigurationError, SessionInterruptedError, StoreError
 from spec.http import RecordingResponse, SimpleRequest
 from tests.backends import _mariadb_server
+from tests.backends._hang import bounded
 from tests.backends._mariadb_server import MariaDBServer, running_server
 from tests.stores._support import BLOCK, HASH
 
@@ -579,6 +580,68 @@ def test_mariadb_outage_gives_the_async_store_store_error_then_recovers() -> Non
                 await store.close()
 
         asyncio.run(main())
+
+
+def _assert_store_error(error: BaseException | None, match: str = "") -> None:
+    assert isinstance(error, StoreError), repr(error)
+    assert match in str(error), str(error)
+
+
+def test_a_frozen_mariadb_gives_store_error_within_the_timeout() -> None:
+    """SIGSTOP mariadbd: the kernel still acknowledges every packet, so only a client-side
+    bound ends the wait. PyMySQL connections get the store's statement deadline (a pooled
+    connection, an engine passed in) and read_timeout = statement_timeout (the handshake of
+    a new one); aiomysql the async store's overall bound. After SIGCONT the same stores
+    work (S-10.10)."""
+    with running_server() as server:
+        store = SQLStore(
+            HASH, BLOCK, url=server.url(), timeout=1, connect_timeout=2, statement_timeout=2
+        )
+        engine = sa.create_engine(server.url())  # the user's engine: default settings
+        theirs = SQLStore(HASH, BLOCK, engine=engine, table=store.table.name, timeout=1)
+        twin = AsyncSQLStore(
+            HASH,
+            BLOCK,
+            url=server.url(),
+            table=store.table.name,
+            timeout=1,
+            connect_timeout=1,
+            pool_timeout=1,
+        )
+        loop = asyncio.new_event_loop()
+        browser = Browser()
+        try:
+            browser.visit(store, user="alice")
+            assert browser.load(theirs).values == {"user": "alice"}  # a pooled connection
+            request = browser.request()
+            assert loop.run_until_complete(twin.get(request, "app")).values == {"user": "alice"}
+            held_request = browser.request()
+            held = store.get(held_request, "app")
+            server.freeze()
+            try:
+                _assert_store_error(bounded(lambda: browser.load(store)), "within 1 s")
+                # a new connection: the handshake is bounded by read_timeout
+                _assert_store_error(bounded(lambda: browser.load(store)), "timed out")
+                _assert_store_error(bounded(lambda: browser.load(theirs)), "within 1 s")
+                held.values["user"] = "bob"
+                response = RecordingResponse()
+                _assert_store_error(bounded(lambda: held.save(held_request, response)))
+                assert response.set_cookie_headers() == []
+                load = lambda: loop.run_until_complete(  # noqa: E731
+                    twin.new(browser.request(), "app")
+                )
+                _assert_store_error(bounded(load), "did not answer within 3 s")
+            finally:
+                server.thaw()
+            for each in (store, theirs):
+                assert browser.load(each).values == {"user": "alice"}
+            again = loop.run_until_complete(twin.new(browser.request(), "app"))
+            assert again.values == {"user": "alice"}
+        finally:
+            loop.run_until_complete(twin.close())
+            loop.close()
+            store.close()
+            engine.dispose()
 
 
 # -- the throwaway server itself ---------------------------------------------------------------
