@@ -116,7 +116,34 @@ class Cookie(ValidatedModel):
             expires = min(int(now) + options.max_age, LAST_EXPIRES)
         elif options.max_age < 0:
             expires = DELETED_EXPIRES
-        return cls(
+        if TOKEN.fullmatch(name) is not None and type(options) is Options:
+            # Every field is already checked: the name just now, path, domain
+            # and max_age when the Options were built, expires bounded above;
+            # the value is cleaned by render(). Skipping the validators per
+            # request keeps them as the only rules while costing no time.
+            cookie = cls.__new__(cls)
+            _set = object.__setattr__
+            _set(
+                cookie,
+                "__dict__",
+                {
+                    "name": name,
+                    "value": value,
+                    "path": options.path,
+                    "domain": options.domain,
+                    "expires": expires,
+                    "max_age": options.max_age,
+                    "secure": options.secure,
+                    "http_only": options.http_only,
+                    "same_site": options.same_site,
+                    "partitioned": options.partitioned,
+                },
+            )
+            _set(cookie, "__pydantic_fields_set__", set(_FIELDS))
+            _set(cookie, "__pydantic_extra__", None)
+            _set(cookie, "__pydantic_private__", None)
+            return cookie
+        return cls(  # reports the bad name as ConfigurationError
             name=name,
             value=value,
             path=options.path,
@@ -163,6 +190,9 @@ class Cookie(ValidatedModel):
         if self.partitioned:
             parts.append("Partitioned")
         return "; ".join(parts)
+
+
+_FIELDS = frozenset(Cookie.model_fields)
 
 
 def _sanitize_value(value: str) -> str:

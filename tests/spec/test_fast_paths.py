@@ -1,0 +1,88 @@
+"""The per-request fast paths build exactly what the validated paths build (issue 19).
+
+``Session.trusted`` and ``Cookie.for_session`` skip pydantic's per-field
+work on every request; these tests pin them to the objects the public
+validating constructors make, so the speed never changes what a store
+hands out or what goes on the wire.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spec import Cookie, Options, SameSite, Session
+from spec._tracked import TrackedDict
+from spec.errors import ConfigurationError
+
+
+class _Store:
+    """Any object: trusted sessions only remember it."""
+
+
+def test_trusted_session_matches_model_construct() -> None:
+    """S-4.1, S-9.20: a trusted session has every field, the private defaults and its store."""
+    store = _Store()
+    options = Options(max_age=60)
+    fast = Session.trusted("s", "id1", {"a": 1, 2: [3]}, options, False, None, store, 7)  # type: ignore[arg-type]
+    slow = Session.model_construct(
+        name="s",
+        id="id1",
+        values={"a": 1, 2: [3]},
+        options=options,
+        is_new=False,
+        load_error=None,
+        created_at=7,
+    )
+    assert fast.__dict__ == slow.__dict__
+    assert isinstance(fast.__dict__["values"], TrackedDict)
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.__pydantic_extra__ is None
+    expected = dict(slow.__pydantic_private__ or {}, _store=store)
+    assert fast.__pydantic_private__ == expected
+    assert fast.store is store and not fast.modified
+
+
+def test_trusted_sessions_share_no_state() -> None:
+    """S-4.3: two trusted sessions never share their values or private slots."""
+    raw: dict[str | int, object] = {"a": 1}
+    one = Session.trusted("s", "", raw, Options(), True, None, _Store())  # type: ignore[arg-type]
+    two = Session.trusted("s", "", raw, Options(), True, None, _Store())  # type: ignore[arg-type]
+    one["a"] = 2
+    one.mark_modified()
+    assert two["a"] == 1 and raw["a"] == 1 and not two.modified
+    assert one.__pydantic_private__ is not two.__pydantic_private__
+    assert one.model_fields_set is not two.model_fields_set
+
+
+_OPTIONS = st.booleans().flatmap(
+    lambda secure: st.builds(
+        Options,
+        path=st.sampled_from(["/", "/app", "/a b"]),
+        domain=st.sampled_from(["", "example.com", ".example.org"]),
+        max_age=st.integers(-5, 400 * 86400),
+        secure=st.just(secure),
+        http_only=st.booleans(),
+        same_site=st.sampled_from([s for s in SameSite if secure or s is not SameSite.NONE]),
+        partitioned=st.booleans() if secure else st.just(False),
+    )
+)
+
+
+@given(_OPTIONS, st.sampled_from(["s", "x-y", "ab.c"]), st.text(max_size=20), st.floats(0, 4e9))
+def test_for_session_equals_the_validating_constructor(
+    options: Options, name: str, value: str, now: float
+) -> None:
+    """S-3.2, S-3.10: the trusted build equals the checked one, field by field and on the wire."""
+    fast = Cookie.for_session(name, value, options, now)
+    slow = Cookie(**fast.model_dump())
+    assert fast == slow
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.render() == slow.render()
+
+
+def test_for_session_still_refuses_a_bad_name() -> None:
+    """S-3.5: the fast path checks the name; a bad one is the constructor's ConfigurationError."""
+    with pytest.raises(ConfigurationError, match="name"):
+        Cookie.for_session("a b", "v", Options(), 0)
