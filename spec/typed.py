@@ -178,6 +178,20 @@ class TypedSession(Generic[M]):
         self._fill(session, value)
         await session.asave(request, response)
 
+    def put(self, request: Request, value: M) -> None:
+        """Store ``value`` as the session's values without writing the cookie yet.
+
+        For apps whose middleware saves every modified session at the end of
+        the request (the Flask, Starlette and Django integrations,
+        :func:`spec.save_all`): the session is marked modified and written
+        with the rest, so a view never needs the response object.
+        """
+        self._fill(self.session(request), value)
+
+    async def aput(self, request: Request, value: M) -> None:
+        """:meth:`put` for async code."""
+        self._fill(await self.asession(request), value)
+
     def _fill(self, session: Session, value: M) -> None:
         if not isinstance(value, self.model):
             raise SerializeError(

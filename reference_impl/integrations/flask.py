@@ -37,10 +37,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pydantic import BaseModel
 
 try:
     import flask
@@ -56,7 +57,7 @@ from reference_impl.cookie_store import CookieStore
 from reference_impl.integrations._common import CookieCollector, registry_of, was_accessed
 from reference_impl.integrations.wsgi import EnvironRequest, request_of
 from reference_impl.securecookie import MIN_HASH_KEY_SIZE, warn_weak_key
-from spec import Options, Registry, Session, Store, check_cookie_name
+from spec import Options, Registry, Session, Store, TypedSession, check_cookie_name
 from spec.errors import ConfigurationError
 from spec.registry import is_async_store
 
@@ -68,8 +69,10 @@ __all__ = [
     "FlaskSettings",
     "SessionspecInterface",
     "derive_keys",
+    "save_typed_session",
     "sessionspec_session",
     "spec_request",
+    "typed_session",
 ]
 
 #: Where ``flask.flash`` keeps its messages (gorilla's ``add_flash`` uses ``_flash``).
@@ -639,3 +642,22 @@ def _refresh(
         touch(request, collector, session, force=True)
     else:
         session.mark_modified()
+
+
+# -- typed sessions in one line (spec.TypedSession) ----------------------------
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def typed_session(typed: TypedSession[_Model]) -> _Model:
+    """The current request's session of ``typed`` as its model: ``cart = typed_session(carts)``.
+
+    Stored values that do not fit the model give its defaults, never a 500;
+    ``typed.load_error(spec_request())`` says why.
+    """
+    return typed.load(spec_request())
+
+
+def save_typed_session(typed: TypedSession[_Model], value: _Model) -> None:
+    """Keep ``value`` as the session's values; the interface writes the cookie with the response."""
+    typed.put(spec_request(), value)

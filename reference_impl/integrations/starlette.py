@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
+
+from pydantic import BaseModel
 
 try:
     from starlette.requests import HTTPConnection, Request
@@ -68,6 +70,7 @@ from spec import (
     SessionKey,
     SessionValue,
     Store,
+    TypedSession,
     check_cookie_name,
 )
 from spec.errors import ConfigurationError
@@ -81,8 +84,10 @@ __all__ = [
     "SessionDict",
     "SessionMiddleware",
     "get_session",
+    "save_typed_session",
     "session_dependency",
     "spec_request",
+    "typed_session_dependency",
 ]
 
 #: Starlette's default cookie lifetime: 14 days, in seconds.
@@ -439,3 +444,34 @@ class SessionMiddleware:
         lines = collector.header_values()
         # A response that sets a session cookie depends on that session, read or not.
         return PendingHeaders(lines, accessed or bool(lines))
+
+
+# -- typed sessions in one line (spec.TypedSession) ----------------------------
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def typed_session_dependency(
+    typed: TypedSession[_Model],
+) -> Callable[[Request], Awaitable[_Model]]:
+    """A FastAPI dependency giving the request's session of ``typed`` as its model.
+
+    ``Annotated[Cart, Depends(typed_session_dependency(carts))]``. Like
+    :func:`session_dependency`, it refuses an app without
+    :class:`SessionMiddleware` (nothing would save the session) and loads
+    a sync store's session in a worker thread.
+    """
+
+    async def load_typed_session(request: Request) -> _Model:
+        await get_session(request, typed.store, typed.name)  # the middleware check, and the load
+        return await typed.aload(spec_request(request))
+
+    return load_typed_session
+
+
+async def save_typed_session(
+    connection: HTTPConnection, typed: TypedSession[_Model], value: _Model
+) -> None:
+    """Keep ``value`` as the session's values; :class:`SessionMiddleware` writes the cookie."""
+    await get_session(connection, typed.store, typed.name)
+    await typed.aput(spec_request(connection), value)

@@ -265,3 +265,35 @@ def test_a_clock_is_not_needed_but_expiry_still_applies() -> None:
     request = jar.request()
     assert carts.load(request) == Cart()
     assert carts.load_error(request) is not None
+
+
+def test_put_leaves_the_cookie_to_save_all() -> None:
+    """What the framework integrations use: the middleware writes the session."""
+    from spec import save_all
+
+    store = MemoryStore(HASH, BLOCK)
+    carts = TypedSession(store, "cart", Cart)
+    jar = CookieJar()
+    request, response = jar.request(), RecordingResponse()
+    carts.put(request, SAMPLE)
+    assert response.cookies == []
+    assert store.get(request, "cart").modified
+    save_all(request, response, only_modified=True)
+    jar.update(response)
+    assert carts.load(jar.request()) == SAMPLE
+
+
+def test_aput_leaves_the_cookie_to_asave_all() -> None:
+    from spec import asave_all
+
+    async def main() -> None:
+        store = AsyncMemoryStore(HASH, BLOCK)
+        carts = TypedSession(store, "cart", Cart)
+        jar = CookieJar()
+        request, response = jar.request(), RecordingResponse()
+        await carts.aput(request, SAMPLE)
+        await asave_all(request, response, only_modified=True)
+        jar.update(response)
+        assert await carts.aload(jar.request()) == SAMPLE
+
+    asyncio.run(main())

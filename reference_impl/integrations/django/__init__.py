@@ -33,6 +33,9 @@ from __future__ import annotations
 from collections.abc import Callable, Container
 from contextlib import suppress
 from http.cookies import CookieError, Morsel
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 try:
     from django.http import HttpRequest
@@ -45,10 +48,17 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 
 from reference_impl.integrations._common import collect_session_headers, was_accessed
 from reference_impl.integrations.wsgi import EnvironRequest, request_of
-from spec import Registry, Session, Store
+from spec import Registry, Session, Store, TypedSession
 from spec.errors import ConfigurationError
 
-__all__ = ["REQUEST_ATTRIBUTE", "SessionAccessor", "SessionspecMiddleware", "sessions_of"]
+__all__ = [
+    "REQUEST_ATTRIBUTE",
+    "SessionAccessor",
+    "SessionspecMiddleware",
+    "save_typed_session",
+    "sessions_of",
+    "typed_session",
+]
 
 #: The attribute the middleware sets on every ``HttpRequest``.
 REQUEST_ATTRIBUTE = "sessionspec"
@@ -166,3 +176,22 @@ class _RenderedMorsel(Morsel[str]):
     def OutputString(self, attrs: Container[str] | None = None) -> str:
         """The ``Set-Cookie`` value exactly as sessionspec rendered it."""
         return self._line
+
+
+# -- typed sessions in one line (spec.TypedSession) ----------------------------
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def typed_session(request: HttpRequest, typed: TypedSession[_Model]) -> _Model:
+    """The request's session of ``typed`` as its model: ``cart = typed_session(request, carts)``.
+
+    Needs :class:`SessionspecMiddleware` (it saves the session); stored
+    values that do not fit the model give its defaults, never a 500.
+    """
+    return typed.load(sessions_of(request).request)
+
+
+def save_typed_session(request: HttpRequest, typed: TypedSession[_Model], value: _Model) -> None:
+    """Keep ``value`` as the session's values; the middleware writes the cookie."""
+    typed.put(sessions_of(request).request, value)
