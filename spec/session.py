@@ -293,7 +293,8 @@ def _defaults(cls: type[Session]) -> tuple[dict[str, Any], dict[str, Any]] | Non
     if cls not in _DEFAULTS:
         fields: dict[str, Any] = {}
         for field_name, field in cls.model_fields.items():
-            fields[field_name] = _UNSET if field.default_factory else field.default
+            required = field.default_factory is not None or field.is_required()
+            fields[field_name] = _UNSET if required else field.default
         attrs = cast("dict[str, Any]", cls.__private_attributes__)
         private = {attr_name: attr.get_default() for attr_name, attr in attrs.items()}
         simple = all(_immutable(v) for v in (*fields.values(), *private.values()))

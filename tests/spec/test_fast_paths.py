@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from spec import Cookie, Options, SameSite, Session
 from spec._tracked import TrackedDict
 from spec.errors import ConfigurationError
+from spec.session import _defaults
 
 
 class _Store:
@@ -42,6 +43,7 @@ def test_trusted_session_matches_model_construct() -> None:
     expected = dict(slow.__pydantic_private__ or {}, _store=store)
     assert fast.__pydantic_private__ == expected
     assert fast.store is store and not fast.modified
+    assert _defaults(Session) is not None  # the fast build, not model_construct, made it
 
 
 def test_trusted_sessions_share_no_state() -> None:
