@@ -1,7 +1,8 @@
 """Backend overhead benchmark: our server-side stores against raw client calls.
 
-Run from the repository root, with the ``redis``, ``sql`` and ``mysql``
-extras and Debian's ``redis-server`` and ``mariadb-server`` installed::
+Run from the repository root, with the ``redis``, ``sql``, ``mysql`` and
+``memcached`` extras and Debian's ``redis-server``, ``mariadb-server`` and
+``memcached`` installed::
 
     python bench/backends.py          # best of 5
     python bench/backends.py --quick  # best of 3
@@ -10,11 +11,13 @@ One request = load the session named by the cookie and save it back (the
 6-key session of bench/codec.py). Each store is compared with what the same
 request costs when an application talks to the backend directly with the
 same encoded blob and no session library: redis-py ``GET`` + ``SET EX``,
-``sqlite3`` ``SELECT`` + ``UPDATE``, and PyMySQL ``SELECT`` + ``UPDATE`` on
-MariaDB (``SQLStore`` through ``mysql+pymysql://``). The ratio is our overhead: signing,
-checking, ID handling and the create/update guarantees. Target <= 1.3x.
-A throwaway redis-server and MariaDB (``tests/backends/_mariadb_server.py``)
-are started on free 127.0.0.1 ports and stopped at the end. Prints ratios;
+pymemcache ``get`` + ``set``, ``sqlite3`` ``SELECT`` + ``UPDATE``, and
+PyMySQL ``SELECT`` + ``UPDATE`` on MariaDB (``SQLStore`` through
+``mysql+pymysql://``). The ratio is our overhead: signing, checking, ID
+handling and the create/update guarantees. Target <= 1.3x.
+A throwaway redis-server, memcached and MariaDB
+(``tests/backends/_mariadb_server.py``) are started on free 127.0.0.1 ports
+and stopped at the end. Prints ratios;
 exit status 0 unless a round trip came back wrong.
 """
 
@@ -34,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reference_impl.memcached import MemcachedStore
 from reference_impl.redis import RedisStore
 from reference_impl.securecookie import SecureCookie
 from reference_impl.sql import SQLStore
@@ -51,7 +55,7 @@ HASH_KEY, BLOCK_KEY = bytes(range(32)), bytes(range(32, 64))
 TARGET = 1.3
 
 
-def store_request(store: RedisStore | SQLStore) -> Callable[[], None]:
+def store_request(store: RedisStore | SQLStore | MemcachedStore) -> Callable[[], None]:
     """One request through the store: load by cookie, touch a value, save."""
     request, response = SimpleRequest(), RecordingResponse()
     session = store.new(request, "app")
@@ -117,6 +121,42 @@ def raw_redis(store: RedisStore) -> Callable[[], None]:
     return one
 
 
+def start_memcached() -> tuple[subprocess.Popen[bytes], int]:
+    binary = shutil.which("memcached")
+    if binary is None:
+        sys.exit("memcached is not installed (apt-get install memcached)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    proc = subprocess.Popen(
+        [binary, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-u", "nobody"],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit("memcached did not start")
+
+
+def raw_memcached(port: int) -> Callable[[], None]:
+    """The same request on pymemcache alone: get the blob, set it back with a TTL."""
+    from pymemcache.client.base import Client
+
+    client = Client(("127.0.0.1", port), default_noreply=False, no_delay=True)
+    blob = SecureCookie(HASH_KEY, BLOCK_KEY).encode("app", SESSION)
+    client.set("raw-bench-key", blob, expire=2592000)
+
+    def one() -> None:
+        data = client.get("raw-bench-key")
+        client.set("raw-bench-key", data, expire=2592000)
+
+    return one
+
+
 def raw_sqlite(path: str) -> Callable[[], None]:
     """The same request on the stdlib driver: SELECT the blob, UPDATE it back."""
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -173,29 +213,35 @@ def main() -> int:
     mariadb = MariaDBServer(binaries)
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_redis(tmp)
+        memcached, memcached_port = start_memcached()
         try:
             mariadb.start()
             redis_store = RedisStore(HASH_KEY, BLOCK_KEY, url=f"redis://127.0.0.1:{port}/0")
             sql_store = SQLStore(HASH_KEY, BLOCK_KEY, url=f"sqlite:///{tmp}/store.db")
             mysql_store = SQLStore(HASH_KEY, BLOCK_KEY, url=mariadb.url("pymysql"))
+            memcached_store = MemcachedStore(
+                HASH_KEY, BLOCK_KEY, servers=[f"127.0.0.1:{memcached_port}"]
+            )
             pairs = [
                 ("redis", store_request(redis_store), raw_redis(redis_store)),
+                ("memcached", store_request(memcached_store), raw_memcached(memcached_port)),
                 ("sqlite", store_request(sql_store), raw_sqlite(f"{tmp}/raw.db")),
                 ("mariadb", store_request(mysql_store), raw_pymysql(mariadb.port)),
             ]
-            print(f"{'backend':<8} {'store ns':>10} {'raw ns':>10} {'ratio':>7}  target")
+            print(f"{'backend':<9} {'store ns':>10} {'raw ns':>10} {'ratio':>7}  target")
             for name, ours, raw in pairs:
                 ours_ns, raw_ns = best_ns(ours, repeats), best_ns(raw, repeats)
                 ratio = ours_ns / raw_ns
                 verdict = "PASS" if ratio <= TARGET else "MISS"
                 print(
-                    f"{name:<8} {ours_ns:>10.0f} {raw_ns:>10.0f} {ratio:>6.2f}x"
+                    f"{name:<9} {ours_ns:>10.0f} {raw_ns:>10.0f} {ratio:>6.2f}x"
                     f"  <= {TARGET}x {verdict}"
                 )
         finally:
             mariadb.cleanup()
-            proc.terminate()
-            proc.wait(timeout=10)
+            for server in (proc, memcached):
+                server.terminate()
+                server.wait(timeout=10)
     return 0
 
 
