@@ -17,6 +17,8 @@ rejections and fails below 100 % kills or above 0 false rejections.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import pytest
 
 from tests import _broken_stores as broken
@@ -62,51 +64,76 @@ CORRECT: list[tuple[type, dict[str, object]]] = [
     (cls, cls.caps) for cls in broken2.stores(correct=True)
 ]
 
-TEMPLATE = """
+HEADER = """
 from conformance import Capabilities, StoreConformance
-from {module} import {name} as Store
 from tests._broken_stores_2 import break_backend as _break_backend
+"""
+
+#: One test class per store; all of them run in one pytest session (one collection).
+TEMPLATE = """
+
+from {module} import {name} as _{name}
 
 
-class TestStore(StoreConformance):
+class Test{name}_Case(StoreConformance):
     capabilities = Capabilities.model_validate({caps!r})
 
     def make_store(self, clock):
-        return Store(clock)
+        return _{name}(clock)
 
     def make_store_with_keys(self, clock, *keys):
         # One backend per test, as a real deployment rotating keys has.
-        base = self.__dict__.setdefault("_keyed_base", Store(clock))
+        base = self.__dict__.setdefault("_keyed_base", _{name}(clock))
         with_keys = getattr(base, "with_keys", None)
-        return with_keys(*keys) if with_keys is not None else Store(clock, *keys)
+        return with_keys(*keys) if with_keys is not None else _{name}(clock, *keys)
 
     def break_backend(self, store):
         return _break_backend(store)
 """
 
-#: Outcomes by store name: (failed, errors, passed, the run's summary on failure).
-_RESULTS: dict[str, tuple[int, int, int, str]] = {}
+
+@dataclass
+class Outcome:
+    """What the suite did to one store: the tests that failed (or errored) and passed."""
+
+    failed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    passed: int = 0
+    details: list[str] = field(default_factory=list)
 
 
-def _run(pytester: pytest.Pytester, store: type, caps: dict[str, object], prefix: str) -> None:
-    if store.__name__ in _RESULTS:
-        return
-    source = TEMPLATE.format(module=store.__module__, name=store.__name__, caps=caps)
-    pytester.makepyfile(test_teeth_case=source)
-    args = ["-p", "no:cacheprovider", "-q", "-p", "no:randomly"]
-    if prefix:
-        args += ["-k", prefix]
-    result = pytester.runpytest_inprocess(*args)
-    outcomes = result.parseoutcomes()
-    summary = "\n".join(
-        line for line in result.outlines if line.startswith(("FAILED", "ERROR", "E   "))
-    )
-    _RESULTS[store.__name__] = (
-        outcomes.get("failed", 0),
-        outcomes.get("errors", 0),
-        outcomes.get("passed", 0),
-        summary or result.stdout.str()[-3000:],
-    )
+_OUTCOMES: dict[str, Outcome] = {}
+
+
+def _outcomes(pytester: pytest.Pytester) -> dict[str, Outcome]:
+    """Run every store through the suite once, in one pytest session, and cache the result.
+
+    A broken store runs only the tests of the clause that names its flaw
+    (``-k``), so a failure can only come from that clause; a correct store
+    runs every test.
+    """
+    if _OUTCOMES:
+        return _OUTCOMES
+    source = HEADER
+    selected = []
+    for store, prefix, caps in CASES:
+        source += TEMPLATE.format(module=store.__module__, name=store.__name__, caps=caps)
+        selected.append(f"(Test{store.__name__}_Case and {prefix})")
+    for store, caps in CORRECT:
+        source += TEMPLATE.format(module=store.__module__, name=store.__name__, caps=caps)
+        selected.append(f"Test{store.__name__}_Case")
+    pytester.makepyfile(test_teeth_all=source)
+    recorder = pytester.inline_run("-p", "no:cacheprovider", "-q", "-k", " or ".join(selected))
+    for report in recorder.getreports("pytest_runtest_logreport"):
+        case = report.nodeid.split("::")[1].removeprefix("Test").removesuffix("_Case")
+        outcome = _OUTCOMES.setdefault(case, Outcome())
+        test = report.nodeid.split("::")[-1]
+        if report.failed:
+            (outcome.failed if report.when == "call" else outcome.errors).append(test)
+            outcome.details.append(f"{test}: {report.longreprtext.strip().splitlines()[-1]}")
+        elif report.passed and report.when == "call":
+            outcome.passed += 1
+    return _OUTCOMES
 
 
 def test_there_are_enough_stores() -> None:
@@ -119,11 +146,11 @@ def test_there_are_enough_stores() -> None:
 def test_suite_fails_the_broken_store_on_its_clause(
     pytester: pytest.Pytester, store: type, prefix: str, caps: dict[str, object]
 ) -> None:
-    """Running only the named clause's tests against the broken store fails one of them."""
-    _run(pytester, store, caps, prefix)
-    failed, errors, _, summary = _RESULTS[store.__name__]
-    assert failed >= 1, f"{store.__name__} survived {prefix}*:\n{summary}"
-    assert errors == 0, summary
+    """The tests of the clause that names the store's flaw fail for it."""
+    outcome = _outcomes(pytester).get(store.__name__, Outcome())
+    assert outcome.failed, f"{store.__name__} survived {prefix}* ({outcome.passed} passed)"
+    assert all(test.startswith(prefix) for test in outcome.failed), outcome.failed
+    assert outcome.errors == [], outcome.details
 
 
 @pytest.mark.parametrize(("store", "caps"), CORRECT, ids=[c[0].__name__ for c in CORRECT])
@@ -131,20 +158,20 @@ def test_suite_passes_the_correct_store(
     pytester: pytest.Pytester, store: type, caps: dict[str, object]
 ) -> None:
     """Every clause passes (or skips for a capability not declared) for a correct store."""
-    _run(pytester, store, caps, "")
-    failed, errors, passed, summary = _RESULTS[store.__name__]
-    assert (failed, errors) == (0, 0), f"{store.__name__} falsely rejected:\n{summary}"
-    assert passed > 50
+    outcome = _outcomes(pytester)[store.__name__]
+    assert outcome.failed == outcome.errors == [], (
+        f"{store.__name__} falsely rejected: " + "\n".join(outcome.details)
+    )
+    assert outcome.passed > 50
 
 
 def test_kill_rate_and_false_rejections(pytester: pytest.Pytester) -> None:
     """Report the kill rate and false rejections; 100 % kills and 0 false rejections."""
-    for store, prefix, caps in CASES:
-        _run(pytester, store, caps, prefix)
-    for store, caps in CORRECT:
-        _run(pytester, store, caps, "")
-    survivors = [s.__name__ for s, _, _ in CASES if _RESULTS[s.__name__][0] == 0]
-    rejected = [s.__name__ for s, _ in CORRECT if _RESULTS[s.__name__][:2] != (0, 0)]
+    outcomes = _outcomes(pytester)
+    survivors = [s.__name__ for s, _, _ in CASES if not outcomes.get(s.__name__, Outcome()).failed]
+    rejected = [
+        s.__name__ for s, _ in CORRECT if outcomes[s.__name__].failed or outcomes[s.__name__].errors
+    ]
     killed = len(CASES) - len(survivors)
     print(
         f"\nteeth: killed {killed}/{len(CASES)} broken stores "
