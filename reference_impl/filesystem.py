@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
+import hashlib
+import math
 import os
 import tempfile
 import time
@@ -25,6 +27,8 @@ except ImportError:  # pragma: no cover - non-POSIX platforms
 __all__ = ["FilesystemStore", "open_directory"]
 
 _PREFIX = "session_"
+#: A user's index file: ``user_`` and a hash of the user ID (S-10.13).
+_USER_PREFIX = "user_"
 _LOCK_NAME = ".sessionspec.lock"
 _TEMP_SUFFIX = ".tmp"
 #: Temporary files older than this were left by a writer that died; purge removes them.
@@ -112,6 +116,80 @@ class _FileBackend:
                 return True
         except OSError as exc:
             raise StoreError(str(exc), backend="filesystem", action="delete session file") from exc
+
+    # The user index (S-10.13): one small file per user, ``user_<hash>``,
+    # listing ``<session ID> <deadline>`` lines. It lives in the session
+    # directory, so it survives restarts with the sessions and is shared by
+    # every process using the directory; it is rewritten atomically (temp
+    # file and rename) under the same lock as update and delete, so two
+    # logins of one user never lose each other's line. A file per user,
+    # rather than a scan of every session file, keeps listing a user's
+    # devices O(their sessions), and the session files stay byte-for-byte
+    # gorilla's: the user is only *also* inside the (encrypted) payload.
+
+    def _user_path(self, user_id: str) -> Path:
+        # Hashed: the file name does not reveal the user, and case-insensitive
+        # filesystems cannot fold two user IDs into one file.
+        digest = hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:40]
+        return self.directory / (_USER_PREFIX + digest)
+
+    def _user_entries(self, user_id: str) -> dict[str, float]:
+        try:
+            text = self._user_path(user_id).read_text(encoding="ascii")
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreError(str(exc), backend="filesystem", action="read a user index") from exc
+        entries: dict[str, float] = {}
+        for line in text.splitlines():
+            session_id, _, deadline = line.partition(" ")
+            if ID_PATTERN.fullmatch(session_id) is None:
+                continue  # not ours: never build a path from it
+            try:
+                entries[session_id] = math.inf if deadline == "-" else float(deadline)
+            except ValueError:
+                entries[session_id] = math.inf  # unreadable deadline: list it (never too little)
+        return entries
+
+    def _write_user(self, user_id: str, entries: dict[str, float]) -> None:
+        path = self._user_path(user_id)
+        if not entries:
+            _unlink_quietly(path)
+            return
+        lines = "".join(
+            f"{sid} {'-' if until == math.inf else repr(until)}\n" for sid, until in entries.items()
+        )
+        temp = self._write_temp("u", lines)
+        try:
+            os.replace(temp, path)
+        finally:
+            _unlink_quietly(temp)
+
+    def index_user(
+        self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
+    ) -> None:
+        deadline = math.inf if expires_at is None else expires_at
+        try:
+            with self._locked():
+                entries = self._user_entries(user_id)
+                for stale in [sid for sid in entries if not self.path_for(sid).exists()]:
+                    del entries[stale]  # deleted or purged: keeps the file small
+                entries[session_id] = max(deadline, entries.get(session_id, -math.inf))
+                self._write_user(user_id, entries)
+        except OSError as exc:
+            raise StoreError(str(exc), backend="filesystem", action="index a user") from exc
+
+    def unindex_user(self, session_id: str, user_id: str) -> None:
+        try:
+            with self._locked():
+                entries = self._user_entries(user_id)
+                if entries.pop(session_id, None) is not None:
+                    self._write_user(user_id, entries)
+        except OSError as exc:
+            raise StoreError(str(exc), backend="filesystem", action="unindex a user") from exc
+
+    def user_sessions(self, user_id: str, now: float) -> list[str]:
+        return [sid for sid, until in self._user_entries(user_id).items() if until >= now]
 
     def _write_temp(self, session_id: str, data: str) -> Path:
         try:

@@ -49,6 +49,8 @@ class _MemoryBackend:
         self._sequence = count()
         self._lock = threading.Lock()
         self._clock = clock
+        # user ID -> {session ID: deadline}, for user_sessions (S-10.13); same lock.
+        self._users: dict[str, dict[str, float]] = {}
         self.max_sessions = max_sessions
         self.evicted_live = 0
 
@@ -87,9 +89,41 @@ class _MemoryBackend:
         with self._lock:
             return self._records.pop(session_id, None) is not None
 
+    def index_user(
+        self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
+    ) -> None:
+        deadline = math.inf if expires_at is None else expires_at
+        now = self._clock()
+        with self._lock:
+            entries = self._users.setdefault(user_id, {})
+            for stale in [sid for sid, until in entries.items() if until < now]:
+                del entries[stale]  # pruned here too, so a user's entries stay bounded
+            entries[session_id] = max(deadline, entries.get(session_id, -math.inf))
+
+    def unindex_user(self, session_id: str, user_id: str) -> None:
+        with self._lock:
+            entries = self._users.get(user_id)
+            if entries is not None:
+                entries.pop(session_id, None)
+                if not entries:
+                    del self._users[user_id]
+
+    def user_sessions(self, user_id: str, now: float) -> list[str]:
+        with self._lock:
+            entries = self._users.get(user_id, {})
+            return [sid for sid, until in entries.items() if until >= now]
+
     def purge_expired(self) -> int:
         now = self._clock()
         with self._lock:
+            for user_id in list(self._users):  # and user entries whose record is gone
+                entries = self._users[user_id]
+                for sid in [s for s, until in entries.items() if until < now]:
+                    del entries[sid]
+                for sid in [s for s in entries if s not in self._records]:
+                    del entries[sid]
+                if not entries:
+                    del self._users[user_id]
             return self._drop_expired(now)
 
     def live(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -46,6 +47,12 @@ class Session(ValidatedModel):
     for its whole life, through ``regenerate_id`` too, by stores that track
     lifetimes; ``None`` until then or where a store does not track it.
 
+    ``user_id`` names the user the session belongs to (``None``: nobody
+    logged in). Server-side stores persist and index it, so
+    ``store.user_sessions(user_id)`` lists a user's devices and
+    ``store.revoke_user(user_id)`` logs them all out (S-10.13). Set it at
+    login together with :meth:`regenerate_id`, and clear it at logout.
+
     ``modified`` says whether the values or options changed since the
     session was loaded or last saved, so integrations send ``Set-Cookie``
     only for sessions a request touched (writing the cookie on every
@@ -68,6 +75,7 @@ class Session(ValidatedModel):
     is_new: bool = True
     load_error: DecodeError | None = None
     created_at: int | None = None
+    user_id: str | None = None
 
     _store: Store | AsyncStore | None = PrivateAttr(default=None)
     _regenerate: bool = PrivateAttr(default=False)
@@ -76,17 +84,22 @@ class Session(ValidatedModel):
     # the record text, so a touch can refuse to overwrite a concurrent write.
     _used_at: int | None = PrivateAttr(default=None)
     _record: str | None = PrivateAttr(default=None)
+    # The user_id the store last wrote for this session (S-10.13): a save that
+    # changes session.user_id moves the session from that user's index.
+    _stored_user: str | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: object, /) -> None:
         """Watch ``values`` for changes from the start."""
         self.__dict__["values"] = TrackedDict(self.values)
 
     def __setattr__(self, name: str, value: object) -> None:
+        if name == "user_id":
+            check_user_id(value)  # a typed error, before pydantic wraps it
         super().__setattr__(name, value)
         if name == "values":
             self.__dict__["values"] = TrackedDict(self.__dict__["values"])
             self._modified = True
-        elif name == "options":
+        elif name in ("options", "user_id"):
             self._modified = True
 
     # -- the session as a mapping of its values (S-4.8) -------------------------
@@ -137,6 +150,12 @@ class Session(ValidatedModel):
         if isinstance(values, TrackedDict):
             values.changed = False
 
+    @field_validator("user_id")
+    @classmethod
+    def _check_user_id(cls, value: str | None) -> str | None:
+        check_user_id(value)
+        return value
+
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
@@ -161,6 +180,7 @@ class Session(ValidatedModel):
         load_error: DecodeError | None,
         store: Store | AsyncStore,
         created_at: int | None = None,
+        user_id: str | None = None,
     ) -> Session:
         """A session from fields a store has already checked, bound to ``store``, unmodified.
 
@@ -179,6 +199,7 @@ class Session(ValidatedModel):
             "is_new": is_new,
             "load_error": load_error,
             "created_at": created_at,
+            "user_id": user_id,
         }
         session = _construct(cls, given)
         private = session.__pydantic_private__
@@ -263,7 +284,9 @@ class Session(ValidatedModel):
 
         Call it whenever privileges change (log in, log out): an attacker who
         planted or learned the old ID before login must not share the
-        logged-in session (session fixation). Client-side stores, which have
+        logged-in session (session fixation). At login, set
+        ``session.user_id`` in the same request, so the new ID is the one
+        indexed under the user. Client-side stores, which have
         no ID, ignore it: every save re-signs the whole cookie anyway.
         """
         self._regenerate = True
@@ -293,8 +316,7 @@ def _defaults(cls: type[Session]) -> tuple[dict[str, Any], dict[str, Any]] | Non
     if cls not in _DEFAULTS:
         fields: dict[str, Any] = {}
         for field_name, field in cls.model_fields.items():
-            required = field.default_factory is not None or field.is_required()
-            fields[field_name] = _UNSET if required else field.default
+            fields[field_name] = _UNSET if field.default_factory else field.default
         attrs = cast("dict[str, Any]", cls.__private_attributes__)
         private = {attr_name: attr.get_default() for attr_name, attr in attrs.items()}
         simple = all(_immutable(v) for v in (*fields.values(), *private.values()))
@@ -324,6 +346,29 @@ def _construct(cls: type[Session], given: dict[str, Any]) -> Session:
     object.__setattr__(session, "__pydantic_extra__", None)
     object.__setattr__(session, "__pydantic_private__", dict(private))
     return session
+
+
+#: What a user ID may be: letters, digits and ``_ - . @ +``, 1 to 128 of them.
+USER_ID_PATTERN = re.compile(r"[A-Za-z0-9_.@+-]{1,128}")
+
+
+def check_user_id(value: object) -> None:
+    """Raise :class:`ConfigurationError` unless ``value`` is ``None`` or a valid user ID.
+
+    A user ID becomes part of a Redis key, a file name's hash input and a
+    SQL parameter; keeping it to an inert alphabet (no ``:``, ``*``, ``{``,
+    spaces or control characters) means it can never address another key,
+    pattern or hash slot, and the bound keeps index keys small. An e-mail
+    address or a numeric or UUID primary key fits.
+    """
+    if value is None:
+        return
+    if not isinstance(value, str) or USER_ID_PATTERN.fullmatch(value) is None:
+        shown = value if isinstance(value, str) else type(value).__name__
+        raise ConfigurationError(
+            f"session.user_id must be None or 1 to 128 letters, digits and _ - . @ +; "
+            f"got {shown!r:.80}: use your user's primary key (str(user.pk)) or e-mail"
+        )
 
 
 def _not_a_flash_list(key: str, value: object) -> str:

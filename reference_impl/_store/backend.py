@@ -17,16 +17,29 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol, runtime_checkable
 
-from reference_impl._store.plan import Create, Delete, Op, Read, Record, Swap, Update
+from reference_impl._store.plan import (
+    Create,
+    Delete,
+    IndexUser,
+    ListUser,
+    Op,
+    Read,
+    Record,
+    Swap,
+    UnindexUser,
+    Update,
+)
 from spec.errors import StoreError
 
 __all__ = [
     "AsyncRecordBackend",
     "AsyncSwapBackend",
+    "AsyncUserIndexBackend",
     "InlineBackend",
     "RecordBackend",
     "SwapBackend",
     "ThreadedBackend",
+    "UserIndexBackend",
     "aperform",
     "perform",
 ]
@@ -122,6 +135,77 @@ class AsyncSwapBackend(AsyncRecordBackend, Protocol):
         ...
 
 
+@runtime_checkable
+class UserIndexBackend(RecordBackend, Protocol):
+    """A :class:`RecordBackend` that can list the sessions of a user (optional, S-10.13).
+
+    Needed for ``store.user_sessions(user_id)`` and ``store.revoke_user(user_id)``.
+    The store calls :meth:`index_user` *before* every write of a record
+    whose session has a ``user_id`` (and after creating a new one), and
+    :meth:`unindex_user` after a session leaves a user (logout, a new user,
+    deletion). The index may list too much, never too little: an entry
+    whose record is gone or expired is filtered out by the store, which
+    reads each listed record, but a live session missing from the index
+    would survive a "log out everywhere". So an entry's deadline must be
+    at least its record's, and entries may be pruned once it has passed.
+    A backend whose index lives in the record itself (a SQL column) sets
+    ``refresh_user_index = False``: the store then calls :meth:`index_user`
+    only when a record's user changes, not on every save.
+    """
+
+    def index_user(
+        self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
+    ) -> None:
+        """List ``session_id`` under ``user_id`` until ``expires_at`` (``None``: no deadline)."""
+        ...
+
+    def unindex_user(self, session_id: str, user_id: str) -> None:
+        """Remove ``session_id`` from ``user_id``'s list if it is there."""
+        ...
+
+    def user_sessions(self, user_id: str, now: float) -> list[str]:
+        """The IDs listed under ``user_id`` with no deadline or one not before ``now``."""
+        ...
+
+
+@runtime_checkable
+class AsyncUserIndexBackend(AsyncRecordBackend, Protocol):
+    """:class:`UserIndexBackend` with every primitive awaited; the same contract."""
+
+    async def index_user(
+        self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
+    ) -> None:
+        """List ``session_id`` under ``user_id`` until ``expires_at`` (``None``: no deadline)."""
+        ...
+
+    async def unindex_user(self, session_id: str, user_id: str) -> None:
+        """Remove ``session_id`` from ``user_id``'s list if it is there."""
+        ...
+
+    async def user_sessions(self, user_id: str, now: float) -> list[str]:
+        """The IDs listed under ``user_id`` with no deadline or one not before ``now``."""
+        ...
+
+
+def user_indexing(backend: object) -> tuple[bool, bool]:
+    """Whether ``backend`` keeps a user index, and whether every save must refresh it."""
+    if isinstance(backend, InlineBackend | ThreadedBackend):
+        return user_indexing(backend.backend)
+    indexes = all(
+        callable(getattr(backend, name, None))
+        for name in ("index_user", "unindex_user", "user_sessions")
+    )
+    return indexes, bool(getattr(backend, "refresh_user_index", True))
+
+
+def _no_user_index(backend: object) -> StoreError:
+    return StoreError(
+        f"{type(backend).__name__} keeps no user index: add index_user, unindex_user and "
+        "user_sessions (see UserIndexBackend) to list or revoke a user's sessions",
+        action="index a user's sessions",
+    )
+
+
 def can_swap(backend: object) -> bool:
     """Whether ``backend`` offers ``swap`` (a wrapper answers for what it wraps)."""
     inner = getattr(backend, "backend", None)
@@ -154,6 +238,16 @@ def perform(backend: RecordBackend | None, op: Op) -> object:
         if not isinstance(backend, SwapBackend):
             raise _no_swap(backend)
         return backend.swap(op.session_id, op.expected, op.data, op.expires_at, op.ttl)
+    if isinstance(op, IndexUser | UnindexUser | ListUser):
+        if not isinstance(backend, UserIndexBackend):
+            raise _no_user_index(backend)
+        if isinstance(op, IndexUser):
+            backend.index_user(op.session_id, op.user_id, op.expires_at, op.ttl)
+            return None
+        if isinstance(op, UnindexUser):
+            backend.unindex_user(op.session_id, op.user_id)
+            return None
+        return backend.user_sessions(op.user_id, op.now)
     raise TypeError(f"not a backend step: {op!r}")
 
 
@@ -173,6 +267,16 @@ async def aperform(backend: AsyncRecordBackend | None, op: Op) -> object:
         if not isinstance(backend, AsyncSwapBackend):
             raise _no_swap(backend)
         return await backend.swap(op.session_id, op.expected, op.data, op.expires_at, op.ttl)
+    if isinstance(op, IndexUser | UnindexUser | ListUser):
+        if not isinstance(backend, AsyncUserIndexBackend):
+            raise _no_user_index(backend)
+        if isinstance(op, IndexUser):
+            await backend.index_user(op.session_id, op.user_id, op.expires_at, op.ttl)
+            return None
+        if isinstance(op, UnindexUser):
+            await backend.unindex_user(op.session_id, op.user_id)
+            return None
+        return await backend.user_sessions(op.user_id, op.now)
     raise TypeError(f"not a backend step: {op!r}")
 
 
@@ -209,6 +313,22 @@ class InlineBackend:
             raise _no_swap(self.backend)
         return self.backend.swap(session_id, expected, data, expires_at, ttl)
 
+    async def index_user(
+        self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
+    ) -> None:
+        self._users().index_user(session_id, user_id, expires_at, ttl)
+
+    async def unindex_user(self, session_id: str, user_id: str) -> None:
+        self._users().unindex_user(session_id, user_id)
+
+    async def user_sessions(self, user_id: str, now: float) -> list[str]:
+        return self._users().user_sessions(user_id, now)
+
+    def _users(self) -> UserIndexBackend:
+        if not isinstance(self.backend, UserIndexBackend):
+            raise _no_user_index(self.backend)
+        return self.backend
+
 
 class ThreadedBackend:
     """A sync backend whose steps may block, each run in a worker thread.
@@ -244,3 +364,19 @@ class ThreadedBackend:
         return await asyncio.to_thread(
             self.backend.swap, session_id, expected, data, expires_at, ttl
         )
+
+    async def index_user(
+        self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
+    ) -> None:
+        await asyncio.to_thread(self._users().index_user, session_id, user_id, expires_at, ttl)
+
+    async def unindex_user(self, session_id: str, user_id: str) -> None:
+        await asyncio.to_thread(self._users().unindex_user, session_id, user_id)
+
+    async def user_sessions(self, user_id: str, now: float) -> list[str]:
+        return await asyncio.to_thread(self._users().user_sessions, user_id, now)
+
+    def _users(self) -> UserIndexBackend:
+        if not isinstance(self.backend, UserIndexBackend):
+            raise _no_user_index(self.backend)
+        return self.backend

@@ -204,6 +204,8 @@ class StoreCore:
             )
             private = session.__pydantic_private__
             assert private is not None
+            if meta.user_id is not None:  # S-10.13
+                session.__dict__["user_id"] = private["_stored_user"] = meta.user_id
             private["_used_at"] = meta.used_at
             private["_record"] = record
             return session
@@ -314,6 +316,7 @@ class StoreCore:
         assert private is not None
         private["_used_at"] = now
         private["_record"] = record
+        private["_stored_user"] = session.user_id
 
     def _session(
         self,

@@ -12,7 +12,8 @@ out again on every load: ``session.values`` never shows them.
 
 Each key is written only when it is needed: ``max_age`` when it differs
 from the store's default, ``created_at`` when the store tracks it,
-``used_at`` when an idle timeout is on. A default session's payload, and
+``used_at`` when an idle timeout is on, ``user_id`` when a user is
+logged in. A default session's payload, and
 therefore its cookie, stays byte-identical to gorilla's. A Go service
 reading the payload sees a few extra integer values and keeps them when it
 saves the session again; it never changes what Go decodes for other keys.
@@ -21,15 +22,17 @@ saves the session again; it never changes what Go decodes for other keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from spec import Options, Session, SessionKey, SessionValue
 from spec.errors import ConfigurationError, DeserializeError, SerializeError
+from spec.session import check_user_id
 
 __all__ = [
     "CREATED_AT_KEY",
     "MAX_AGE_KEY",
     "USED_AT_KEY",
+    "USER_ID_KEY",
     "Lifetimes",
     "Meta",
     "read_meta",
@@ -44,6 +47,8 @@ MAX_AGE_KEY = "_sessionspec.max_age"
 CREATED_AT_KEY = "_sessionspec.created_at"
 #: When a request last used the session, Unix seconds (S-9.23).
 USED_AT_KEY = "_sessionspec.used_at"
+#: Whose session it is (``session.user_id``, S-10.13).
+USER_ID_KEY = "_sessionspec.user_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,7 @@ class Meta(NamedTuple):
     options: Options
     created_at: int | None
     used_at: int | None
+    user_id: str | None = None
 
 
 def write_meta(
@@ -105,6 +111,8 @@ def write_meta(
         values[CREATED_AT_KEY] = session.created_at if session.created_at is not None else now
     if lifetimes.idle_timeout:
         values[USED_AT_KEY] = now
+    if session.user_id is not None:
+        values[USER_ID_KEY] = session.user_id
     return values
 
 
@@ -128,7 +136,14 @@ def read_meta(values: dict[SessionKey, SessionValue], defaults: Options) -> Meta
         created_at = _stored_int(values.pop(CREATED_AT_KEY), CREATED_AT_KEY)
     if USED_AT_KEY in values:
         used_at = _stored_int(values.pop(USED_AT_KEY), USED_AT_KEY)
-    return Meta(options, created_at, used_at)
+    user_id = None
+    if USER_ID_KEY in values:
+        user_id = values.pop(USER_ID_KEY)
+        try:
+            check_user_id(user_id)
+        except ConfigurationError:
+            raise DeserializeError(f"stored {USER_ID_KEY!r} is not a user ID") from None
+    return Meta(options, created_at, used_at, cast("str | None", user_id))
 
 
 def _stored_int(value: object, key: str) -> int:

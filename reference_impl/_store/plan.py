@@ -23,11 +23,14 @@ from spec.errors import StoreError
 __all__ = [
     "Create",
     "Delete",
+    "IndexUser",
+    "ListUser",
     "Op",
     "Plan",
     "Read",
     "Record",
     "Swap",
+    "UnindexUser",
     "Update",
     "arun_plan",
     "create",
@@ -91,8 +94,34 @@ class Delete:
     session_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class IndexUser:
+    """List ``session_id`` under ``user_id`` until ``expires_at`` (S-10.13); no result."""
+
+    session_id: str
+    user_id: str
+    expires_at: float | None
+    ttl: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnindexUser:
+    """Take ``session_id`` off ``user_id``'s list (S-10.13); no result."""
+
+    session_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListUser:
+    """The IDs listed under ``user_id`` whose listed deadline is not before ``now``."""
+
+    user_id: str
+    now: float
+
+
 #: One backend step of a plan.
-Op: TypeAlias = Read | Create | Update | Swap | Delete
+Op: TypeAlias = Read | Create | Update | Swap | Delete | IndexUser | UnindexUser | ListUser
 #: A plan: yields backend steps, is sent their results, returns ``_T``.
 Plan: TypeAlias = Generator[Op, object, _T]
 #: A stored record: the securecookie text of the values and its deadline.
