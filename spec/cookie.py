@@ -10,7 +10,7 @@ browsers and Go keep going and the first one wins.
 from __future__ import annotations
 
 import re
-from email.utils import formatdate
+import time
 
 from pydantic import ConfigDict, field_validator
 
@@ -172,7 +172,7 @@ class Cookie(ValidatedModel):
         if domain and is_cookie_domain(domain):
             parts.append("Domain=" + domain)
         if self.expires is not None and _MIN_EXPIRES <= self.expires <= LAST_EXPIRES:
-            parts.append("Expires=" + formatdate(self.expires, usegmt=True))
+            parts.append("Expires=" + http_date(self.expires))
         if self.max_age > 0:
             parts.append(f"Max-Age={self.max_age}")
         elif self.max_age < 0:
@@ -193,6 +193,21 @@ class Cookie(ValidatedModel):
 
 
 _FIELDS = frozenset(Cookie.model_fields)
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(seconds: int) -> str:
+    """``Thu, 01 Jan 1970 00:00:01 GMT``: Go's http.TimeFormat, as email's formatdate writes it.
+
+    Fixed English names rather than ``strftime``, whose names follow the
+    process locale; a third of the cost of ``formatdate(usegmt=True)``.
+    """
+    t = time.gmtime(seconds)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
 def _sanitize_value(value: str) -> str:

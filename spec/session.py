@@ -137,7 +137,9 @@ class Session(ValidatedModel):
     def modified(self) -> bool:
         """Whether values or options changed since the session was loaded or saved."""
         values = self.__dict__["values"]
-        return self._modified or (isinstance(values, TrackedDict) and values.changed)
+        private = self.__pydantic_private__  # not self._modified: pydantic's __getattr__ is slow
+        modified = private["_modified"] if private is not None else False
+        return modified or (isinstance(values, TrackedDict) and values.changed)
 
     def mark_modified(self) -> None:
         """Record a change the session cannot see (an in-place edit of a stored list)."""
@@ -316,7 +318,8 @@ def _defaults(cls: type[Session]) -> tuple[dict[str, Any], dict[str, Any]] | Non
     if cls not in _DEFAULTS:
         fields: dict[str, Any] = {}
         for field_name, field in cls.model_fields.items():
-            fields[field_name] = _UNSET if field.default_factory else field.default
+            required = field.default_factory is not None or field.is_required()
+            fields[field_name] = _UNSET if required else field.default
         attrs = cast("dict[str, Any]", cls.__private_attributes__)
         private = {attr_name: attr.get_default() for attr_name, attr in attrs.items()}
         simple = all(_immutable(v) for v in (*fields.values(), *private.values()))

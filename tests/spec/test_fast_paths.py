@@ -27,15 +27,10 @@ def test_trusted_session_matches_model_construct() -> None:
     store = _Store()
     options = Options(max_age=60)
     fast = Session.trusted("s", "id1", {"a": 1, 2: [3]}, options, False, None, store, 7)  # type: ignore[arg-type]
-    slow = Session.model_construct(
-        name="s",
-        id="id1",
-        values={"a": 1, 2: [3]},
-        options=options,
-        is_new=False,
-        load_error=None,
-        created_at=7,
-    )
+    given = {name: fast.__dict__[name] for name in fast.model_fields_set}
+    given["values"] = {"a": 1, 2: [3]}
+    slow = Session.model_construct(**given)
+    assert given["created_at"] == 7 and given["options"] is options and not given["is_new"]
     assert fast.__dict__ == slow.__dict__
     assert isinstance(fast.__dict__["values"], TrackedDict)
     assert fast.model_fields_set == slow.model_fields_set
@@ -88,3 +83,25 @@ def test_for_session_still_refuses_a_bad_name() -> None:
     """S-3.5: the fast path checks the name; a bad one is the constructor's ConfigurationError."""
     with pytest.raises(ConfigurationError, match="name"):
         Cookie.for_session("a b", "v", Options(), 0)
+
+
+@given(st.integers(-11644473600, 253402300799))
+def test_http_date_equals_formatdate(seconds: int) -> None:
+    """S-3.1: the Expires date is email.utils.formatdate(usegmt=True), Go's http.TimeFormat."""
+    from email.utils import formatdate
+
+    from spec.cookie import http_date
+
+    assert http_date(seconds) == formatdate(seconds, usegmt=True)
+
+
+def test_modified_reads_the_private_flag() -> None:
+    """S-4.7: mark_modified and mark_unmodified still drive ``modified``."""
+    session = Session(name="s")
+    assert not session.modified
+    session.mark_modified()
+    assert session.modified
+    session.mark_unmodified()
+    assert not session.modified
+    session["a"] = 1
+    assert session.modified
