@@ -548,9 +548,7 @@ def test_eviction_is_a_fresh_session_with_session_not_found(tmp_path: Path) -> N
     and a request that held it gets SessionInterruptedError on save, never a recreated
     record."""
     # A flat LRU (no hot/warm/cold segments, no background mover): the oldest item goes first.
-    server = MemcachedServer(
-        tmp_path / "small", "-o", "no_lru_maintainer", memory_mb=2
-    ).start()
+    server = MemcachedServer(tmp_path / "small", "-o", "no_lru_maintainer", memory_mb=2).start()
     try:
         store = _fast_store(server, retries=1)
         browser = Browser()
