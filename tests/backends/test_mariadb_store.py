@@ -234,6 +234,32 @@ def test_the_conformance_factories_run_on_mariadb(
         probe.close()
 
 
+def test_python_m_conformance_passes_on_mariadb(mariadb_url: str) -> None:
+    """The command docs/backends/sql.md prints, as a user runs it: ``python -m conformance
+    --level server-side`` on ``reference_impl.testing:sql`` (PyMySQL) and ``:async_sql``
+    (aiomysql) against MariaDB, every server-side capability declared, exits 0."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "--level",
+            "server-side",
+            "reference_impl.testing:sql",
+            "reference_impl.testing:async_sql",
+        ],
+        env={**os.environ, "SESSIONSPEC_SQL_URL": mariadb_url},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "0 fail, 0 skip" in result.stdout, result.stdout[-2000:]
+    assert "sql: server-side" in result.stdout and "async-sql: server-side" in result.stdout
+
+
 # -- the table as MariaDB sees it -------------------------------------------------------------
 
 
