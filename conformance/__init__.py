@@ -67,6 +67,7 @@ try:
     from conformance._capabilities import ALL_VALUE_TYPES as ALL_VALUE_TYPES
     from conformance._capabilities import Capabilities as Capabilities
     from conformance._suite_attrs import AttributeClauses
+    from conformance._suite_concurrency import ConcurrencyClauses
     from conformance._suite_lifetimes import LifetimeClauses
     from conformance._suite_server import ServerSideClauses
     from conformance._suite_store import StoreClauses
@@ -95,6 +96,7 @@ class StoreConformance(
     AttributeClauses[S],
     StrictServerSideClauses[S],
     LifetimeClauses[S],
+    ConcurrencyClauses[S],
 ):
     """Every clause of docs/spec.md that a store must meet, as pytest tests.
 

@@ -48,6 +48,9 @@ class Capabilities(BaseModel):
     value_types: frozenset[str] = ALL_VALUE_TYPES
     #: The store may be used from several threads at once (S-12.1).
     thread_safe: bool = True
+    #: A save applies only its request's changes onto the current record, so
+    #: concurrent requests of one session lose nothing (S-10.20, S-10.21).
+    merges_concurrent_saves: bool = False
     #: Number of fresh IDs drawn when checking they are unpredictable (S-10.1);
     #: ``None``: the Hypothesis profile's (``conformance._base.id_sample_size``).
     id_sample_size: int | None = None

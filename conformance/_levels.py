@@ -50,7 +50,7 @@ LEVELS: tuple[Level, ...] = (
 #: Optional capability sets and their clauses ("S-13.1"); empty until an issue adds them.
 CAPABILITY_SETS: dict[str, frozenset[str]] = {
     "lifetimes": frozenset(),
-    "concurrency": frozenset(),
+    "concurrency": frozenset({"S-10.20", "S-10.21"}),
     "users": frozenset(),
 }
 

@@ -142,18 +142,21 @@ _MEMORY_CAPABILITIES: dict[str, object] = {
     "purge_expired": True,
     "record_deadlines": True,
     "max_value_bytes": 4096,
+    "merges_concurrent_saves": True,
 }
 _FILESYSTEM_CAPABILITIES: dict[str, object] = {
     "server_side": True,
     "regenerate_id": True,
     "purge_expired": True,
     "max_value_bytes": 4096,
+    "merges_concurrent_saves": True,
 }
 _REDIS_CAPABILITIES: dict[str, object] = {
     "server_side": True,
     "regenerate_id": True,
     "record_deadlines": True,
     "max_value_bytes": 4096,
+    "merges_concurrent_saves": True,
 }
 _SQL_CAPABILITIES = _MEMORY_CAPABILITIES
 #: Memcached cannot list its keys, so no ``purge_expired`` (it expires items itself).

@@ -1,4 +1,4 @@
-"""A dict that remembers whether it was changed (behind ``Session.modified``)."""
+"""A dict that remembers what was changed (behind ``Session.modified`` and merge-on-save)."""
 
 from __future__ import annotations
 
@@ -13,30 +13,58 @@ _MISSING: Any = object()
 
 
 class TrackedDict(dict[K, V]):
-    """A ``dict`` whose ``changed`` flag is set by every mutating method.
+    """A ``dict`` that records which keys were set and which deleted.
 
-    Only the mapping itself is watched: changing a list or dict stored in it
-    in place is invisible here, which is why ``Session.mark_modified()``
-    exists.
+    ``changed`` is set by every mutating method. ``set_keys`` and
+    ``deleted_keys`` say *which* keys this request wrote, so a server-side
+    store can apply just those onto the record as it is now, instead of
+    writing back a whole snapshot that would undo what a concurrent request
+    saved meanwhile (S-10.20). A key is in at most one of the two sets: the
+    last operation on it decides. ``replaced`` means the request stated the
+    whole mapping (``clear()``, or ``session.values = {...}``): every key it
+    does not hold is then deleted. ``all_set`` (``Session.mark_modified()``)
+    means every key currently held counts as set, since an in-place change
+    of a stored list or dict is invisible here.
     """
 
-    __slots__ = ("changed",)
+    __slots__ = ("all_set", "changed", "deleted_keys", "replaced", "set_keys")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.changed = False
+        self.replaced = False
+        self.all_set = False
+        self.set_keys: set[K] = set()
+        self.deleted_keys: set[K] = set()
+
+    def reset(self) -> None:
+        """Forget every recorded change (after a load or a save)."""
+        self.changed = self.replaced = self.all_set = False
+        self.set_keys.clear()
+        self.deleted_keys.clear()
+
+    def mark_set(self, key: K) -> None:
+        """Record that the value under ``key`` was changed in place."""
+        self.changed = True
+        self.set_keys.add(key)
+        self.deleted_keys.discard(key)
+
+    def _deleted(self, key: K) -> None:
+        self.changed = True
+        self.deleted_keys.add(key)
+        self.set_keys.discard(key)
 
     def __setitem__(self, key: K, value: V) -> None:
-        self.changed = True
+        self.mark_set(key)
         super().__setitem__(key, value)
 
     def __delitem__(self, key: K) -> None:
         super().__delitem__(key)
-        self.changed = True
+        self._deleted(key)
 
     def pop(self, key: K, default: Any = _MISSING) -> Any:
         if key in self:
-            self.changed = True
+            self._deleted(key)
             return super().pop(key)
         if default is _MISSING:
             raise KeyError(key)
@@ -44,26 +72,31 @@ class TrackedDict(dict[K, V]):
 
     def popitem(self) -> tuple[K, V]:
         item = super().popitem()
-        self.changed = True
+        self._deleted(item[0])
         return item
 
     def clear(self) -> None:
         if self:
             self.changed = True
+        self.replaced = True
+        self.set_keys.clear()
+        self.deleted_keys.clear()
         super().clear()
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         self.changed = True
-        super().update(*args, **kwargs)
+        new = dict(*args, **kwargs)
+        for key in new:
+            self.mark_set(key)
+        super().update(new)
 
     def setdefault(self, key: K, default: Any = None) -> Any:
         if key not in self:
-            self.changed = True
+            self.mark_set(key)
         return super().setdefault(key, default)
 
     def __ior__(  # type: ignore[override,misc]
         self, other: Mapping[K, V] | Iterable[tuple[K, V]]
     ) -> TrackedDict[K, V]:
-        self.changed = True
-        super().update(other)
+        self.update(other)
         return self

@@ -126,6 +126,40 @@ class _Configured(Generic[C]):
         """Stop calling ``listener`` (``ValueError`` if it was not added)."""
         self.core.listeners.remove(listener)
 
+    @property
+    def merges_concurrent_saves(self) -> bool:
+        """Whether a save applies only its own changes onto the current record (S-10.20).
+
+        True for every built-in server-side store; a :class:`RecordBackend`
+        without ``swap`` replaces the record instead (the last writer wins),
+        and so does the cookie store, whose data the browser holds.
+        """
+        core = self.core
+        return isinstance(core, ServerSideCore) and core.merges
+
+    @property
+    def regenerate_grace(self) -> int:
+        """Seconds an ID retired by ``regenerate_id`` answers, read-only (S-10.22; 0 = never)."""
+        core = self.core
+        return core.regenerate_grace if isinstance(core, ServerSideCore) else 0
+
+    @regenerate_grace.setter
+    def regenerate_grace(self, seconds: int) -> None:
+        core = self.core
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 <= seconds <= 60:
+            raise ConfigurationError(
+                f"regenerate_grace must be whole seconds from 0 (off) to 60; got {seconds!r}. "
+                "Each second is a second in which a planted pre-login ID still reads the "
+                "logged-in session, so keep it to the few seconds requests take"
+            )
+        if seconds and not (isinstance(core, ServerSideCore) and core.merges):
+            raise ConfigurationError(
+                f"regenerate_grace needs a server-side store whose backend has swap(); "
+                f"{type(self).__name__} has none (a cookie store has no ID to retire)"
+            )
+        if isinstance(core, ServerSideCore):
+            core.regenerate_grace = seconds
+
     def touch_due(self, session: Session, *, force: bool = False) -> bool:
         """Whether :meth:`touch` would write now (no I/O: callers skip a thread hop if not)."""
         return self.core.touch_due(session, force=force)
@@ -238,10 +272,13 @@ class ServerSideStore(SyncDriver[ServerSideCore]):
         clock: Clock | None = None,
         absolute_timeout: int = 0,
         idle_timeout: int = 0,
+        regenerate_grace: int = 0,
     ) -> None:
         super().__init__(ServerSideCore(key_pairs, options, serializer, clock), backend)
         self._set_lifetimes(absolute_timeout, idle_timeout, track_created=True)
         require_swap(backend, idle_timeout)
+        self.core.merges = can_swap(backend)
+        self.regenerate_grace = regenerate_grace
 
 
 class AsyncServerSideStore(AsyncDriver[ServerSideCore]):
@@ -263,10 +300,13 @@ class AsyncServerSideStore(AsyncDriver[ServerSideCore]):
         clock: Clock | None = None,
         absolute_timeout: int = 0,
         idle_timeout: int = 0,
+        regenerate_grace: int = 0,
     ) -> None:
         super().__init__(ServerSideCore(key_pairs, options, serializer, clock), backend)
         self._set_lifetimes(absolute_timeout, idle_timeout, track_created=True)
         require_swap(backend, idle_timeout)
+        self.core.merges = can_swap(backend)
+        self.regenerate_grace = regenerate_grace
 
 
 def require_swap(backend: object, idle_timeout: int) -> None:

@@ -19,10 +19,11 @@ from typing import cast
 
 from reference_impl._store import plan as step
 from reference_impl._store.core import Loaded, StoreCore, values_of
-from reference_impl._store.meta import read_meta, write_meta
+from reference_impl._store.meta import CREATED_AT_KEY, RESERVED_PREFIX, read_meta, write_meta
 from reference_impl._store.plan import Plan, Read, Record
 from reference_impl.securecookie import decode_multi, encode_multi
-from spec import Cookie, Request, ResponseWriter, Session
+from spec import Cookie, Request, ResponseWriter, Session, SessionKey, SessionValue
+from spec._tracked import TrackedDict
 from spec.errors import (
     AbsoluteTimeoutError,
     DecodeError,
@@ -53,6 +54,59 @@ ISSUED_ID_PATTERN = re.compile(r"[A-Z2-7]{52}")
 #: characters (``session_`` + 128 stays far below the 255-byte file name limit).
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _CREATE_ATTEMPTS = 4
+#: How many times a save re-reads and re-merges a record that other requests
+#: keep changing under it before it gives up with ``StoreError`` (S-10.20).
+#: Every failed attempt means another save succeeded, so the store as a
+#: whole always progresses; the bound only stops one request waiting forever.
+MERGE_ATTEMPTS = 64
+#: The reserved key of a forwarding record: what an ID retired by
+#: ``regenerate_id`` holds during the grace period, the new ID (S-10.22).
+MOVED_TO_KEY = "_sessionspec.moved_to"
+
+
+class _Moved(str):
+    """The record text of a session loaded through a retired ID (S-10.22).
+
+    A ``str`` (the new session's record) that remembers the ID it was found
+    under, so a save through the old ID is recognised and refused: the old
+    ID only ever reads.
+    """
+
+    moved_to: str
+
+
+def merge_payload(
+    current: dict[SessionKey, SessionValue],
+    own: dict[SessionKey, SessionValue],
+    values: dict[SessionKey, SessionValue],
+) -> dict[SessionKey, SessionValue]:
+    """This request's changes applied onto the record as it is now (S-10.20).
+
+    ``current`` is the stored payload, ``own`` what this request would have
+    written (its values and reserved keys), ``values`` its tracked values.
+    Keys the request set take its value, keys it deleted go, every other
+    key keeps the stored value, so a concurrent request's change survives.
+    Reserved keys (the session's own ``max_age``, last use) are this
+    request's, except ``created_at``, which stays the stored one: a session
+    is as old as its record, whoever saves it.
+    """
+    if not isinstance(values, TrackedDict) or values.replaced:
+        merged = {k: v for k, v in own.items()}
+    else:
+        merged = {k: v for k, v in current.items() if not _reserved(k)}
+        for key in values if values.all_set else values.set_keys:
+            if key in values:
+                merged[key] = values[key]
+        for key in values.deleted_keys:
+            merged.pop(key, None)
+        merged.update((k, v) for k, v in own.items() if _reserved(k))
+    if CREATED_AT_KEY in current and CREATED_AT_KEY in merged:
+        merged[CREATED_AT_KEY] = current[CREATED_AT_KEY]
+    return merged
+
+
+def _reserved(key: SessionKey) -> bool:
+    return isinstance(key, str) and key.startswith(RESERVED_PREFIX)
 
 
 def new_session_id() -> str:
@@ -73,7 +127,17 @@ def check_session_id(session_id: str) -> None:
 
 
 class ServerSideCore(StoreCore):
-    """The decisions of a store whose cookie holds only the signed session ID, as plans."""
+    """The decisions of a store whose cookie holds only the signed session ID, as plans.
+
+    ``merges`` (set by the driver: the backend has ``swap``) turns on
+    merge-on-save (S-10.20); without it a save replaces the record, the
+    last writer winning. ``regenerate_grace`` is how many seconds an ID
+    retired by ``regenerate_id`` keeps answering, read-only, with the new
+    session (S-10.22; 0 = never).
+    """
+
+    merges: bool = False
+    regenerate_grace: int = 0
 
     def _load_one(self, name: str, raw: str) -> Plan[Loaded]:
         """Verify the signed ID, check its shape, then fetch and verify the record.
@@ -96,7 +160,33 @@ class ServerSideCore(StoreCore):
             if isinstance(error, AbsoluteTimeoutError):
                 yield from step.delete(session_id)
             raise error
-        return session_id, values_of(decode_multi(name, data, self.codecs)), data
+        values = values_of(decode_multi(name, data, self.codecs))
+        if MOVED_TO_KEY in values:
+            return (yield from self._follow(name, session_id, values[MOVED_TO_KEY], now))
+        return session_id, values, data
+
+    def _follow(self, name: str, session_id: str, target: object, now: float) -> Plan[Loaded]:
+        """Load the new session an ID retired within its grace period points to (S-10.22).
+
+        One hop only, and the session keeps the *old* ID: the new ID is never
+        revealed through the old cookie, and the record text is marked
+        (:class:`_Moved`) so a save through the old ID is refused.
+        """
+        if not isinstance(target, str):
+            raise InvalidSessionIDError()
+        check_session_id(target)
+        record = yield from step.read(target)
+        if record is None:
+            raise SessionNotFoundError(name)
+        data, expires_at = record
+        if expires_at is not None and now > expires_at:
+            raise ExpiredTimestampError(int(expires_at), int(now))
+        values = values_of(decode_multi(name, data, self.codecs))
+        if MOVED_TO_KEY in values:  # a chain: regenerated again; never follow twice
+            raise SessionNotFoundError(name)
+        moved = _Moved(data)
+        moved.moved_to = target
+        return session_id, values, moved
 
     def _expiry_reason(
         self, name: str, data: str, expires_at: float, now: float
@@ -144,8 +234,13 @@ class ServerSideCore(StoreCore):
         name = session.name
         if session.id:
             check_session_id(session.id)
+        private = session.__pydantic_private__
+        loaded = private.get("_record") if private is not None else None
         if session.options.max_age < 0:
             had_cookie = bool(session.id) or bool(request.cookie_values(name))
+            # A logout through an ID retired by regenerate_id ends the new session too.
+            if isinstance(loaded, _Moved) and (yield from step.delete(loaded.moved_to)):
+                self.emit("deleted", name, loaded.moved_to)
             if session.id:
                 if (yield from step.delete(session.id)):
                     self.emit("deleted", name, session.id)
@@ -155,14 +250,23 @@ class ServerSideCore(StoreCore):
             if had_cookie:
                 response.set_cookie(Cookie.for_session(name, "", session.options, now))
             return
-        data = encode_multi(
-            name, write_meta(session, self.options, self.lifetimes, int(now)), self.codecs
-        )
+        if isinstance(loaded, _Moved):
+            # Loaded through an ID regenerate_id retired (S-10.22): it only reads.
+            raise SessionInterruptedError(name)
+        payload = write_meta(session, self.options, self.lifetimes, int(now))
+        data = encode_multi(name, payload, self.codecs)
         expires_at, ttl = self._expiry(session, now)
         if session.id and not session.regenerate_requested:
-            if not (yield from step.update(session.id, data, expires_at, ttl)):
+            if self.merges and isinstance(loaded, str):
+                data = yield from self._merge_plan(session, loaded, payload, data, expires_at, ttl)
+            elif not (yield from step.update(session.id, data, expires_at, ttl)):
                 raise SessionInterruptedError(name)
             session_id = session.id
+        elif session.id and self.regenerate_grace and self.merges:
+            session_id = yield from self._regenerate_with_grace(
+                session, loaded, data, expires_at, ttl, now
+            )
+            self.emit("regenerated", name, session_id, previous_id=session.id)
         else:
             if session.id and not (yield from step.delete(session.id)):
                 raise SessionInterruptedError(name)  # logged out (or regenerated) elsewhere
@@ -206,6 +310,107 @@ class ServerSideCore(StoreCore):
         cookie_value = encode_multi(session.name, session.id, self.codecs)
         response.set_cookie(Cookie.for_session(session.name, cookie_value, session.options, now))
         return True
+
+    def _merge_plan(
+        self,
+        session: Session,
+        loaded: str,
+        payload: dict[SessionKey, SessionValue],
+        data: str,
+        expires_at: float | None,
+        ttl: int | None,
+    ) -> Plan[str]:
+        """Write this request's changes onto the record as it is now; the text written (S-10.20).
+
+        The common case is one compare-and-set: nobody saved since the load,
+        so the whole payload replaces the record. Otherwise the current
+        record is read, this request's set and deleted keys are applied to
+        it, and the result is swapped in only if the record is *still* that
+        one, again at most :data:`MERGE_ATTEMPTS` times. A record that is gone,
+        expired or retired by ``regenerate_id`` stays so (S-10.5): no
+        resurrection. After the save, ``session.values`` holds the merged values.
+        """
+        name, session_id = session.name, session.id
+        expected = loaded
+        for _ in range(MERGE_ATTEMPTS):
+            if (yield from step.swap(session_id, expected, data, expires_at, ttl)):
+                if expected is not loaded:
+                    merged = values_of(decode_multi(name, data, self.codecs))
+                    read_meta(merged, self.options)
+                    dict.clear(session.values)
+                    dict.update(session.values, merged)
+                return data
+            record = yield from step.read(session_id)
+            if record is None:
+                raise SessionInterruptedError(name)  # logged out elsewhere: stays out
+            expected, current_expires = record
+            if current_expires is not None and self.clock() > current_expires:
+                raise SessionInterruptedError(name)
+            try:
+                current = values_of(decode_multi(name, expected, self.codecs))
+            except DecodeError as exc:
+                raise StoreError(
+                    f"session {name!r} was changed by another writer into a record this "
+                    f"store cannot read ({type(exc).__name__}); nothing was written",
+                    action="merge a session",
+                ) from exc
+            if MOVED_TO_KEY in current:
+                raise SessionInterruptedError(name)  # regenerated elsewhere: read-only now
+            data = encode_multi(name, merge_payload(current, payload, session.values), self.codecs)
+        raise StoreError(
+            f"session {name!r} was changed by other requests {MERGE_ATTEMPTS} times while this "
+            "save merged into it; nothing was written. Retry the request",
+            action="merge a session",
+        )
+
+    def _regenerate_with_grace(
+        self,
+        session: Session,
+        loaded: object,
+        data: str,
+        expires_at: float | None,
+        ttl: int | None,
+        now: float,
+    ) -> Plan[str]:
+        """Move the session to a new ID, leaving a read-only forward at the old one (S-10.22).
+
+        The new record is created first (its ID is known to this request
+        alone, so nobody can reach it yet), then the old record is *claimed*
+        by a compare-and-set that turns it into a forwarding record with a
+        deadline ``regenerate_grace`` seconds away. A claim that finds the
+        record gone (logout) or already forwarded (another request
+        regenerated it) removes the new record again and raises
+        :class:`SessionInterruptedError`, exactly like the claim-by-delete
+        of S-10.5: a logout is never undone, and of two regenerating
+        requests one wins.
+        """
+        name, old_id = session.name, session.id
+        new_id = yield from self._create_plan(data, expires_at, ttl)
+        grace = self.regenerate_grace
+        forward = encode_multi(name, {MOVED_TO_KEY: new_id}, self.codecs)
+        expected = loaded if isinstance(loaded, str) else None
+        for _ in range(MERGE_ATTEMPTS):
+            if expected is not None and (
+                yield from step.swap(old_id, expected, forward, now + grace, grace)
+            ):
+                return new_id
+            record = yield from step.read(old_id)
+            gone = record is None
+            if record is not None:
+                try:
+                    gone = MOVED_TO_KEY in values_of(decode_multi(name, record[0], self.codecs))
+                except DecodeError:
+                    gone = True
+            if gone:
+                yield from step.delete(new_id)
+                raise SessionInterruptedError(name)
+            assert record is not None
+            expected = record[0]
+        yield from step.delete(new_id)
+        raise StoreError(
+            f"session {name!r} kept changing while regenerate_id claimed it; nothing was kept",
+            action="regenerate a session ID",
+        )
 
     def _create_plan(self, data: str, expires_at: float | None, ttl: int | None) -> Plan[str]:
         for _ in range(_CREATE_ATTEMPTS):
