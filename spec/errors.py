@@ -53,7 +53,6 @@ __all__ = [
     "NoCodecsError",
     "SaveAllError",
     "SchemaError",
-    "SchemaError",
     "SecurityWarning",
     "SerializeError",
     "SessionError",
@@ -337,37 +336,6 @@ class DeserializeError(DecodeError):
     def __init__(self, detail: str) -> None:
         self.detail = detail
         super().__init__(_MSG_CAUSED_BY + detail)
-
-
-class SchemaError(DecodeError):
-    """Stored session values do not fit a :class:`~spec.TypedSession`'s model.
-
-    The store read the session fine; its values are from an older (or
-    newer) schema, or another service wrote them. The typed session hands
-    out the model's defaults instead, so a user with a stale cookie gets a
-    fresh session rather than a 500, and a crafted payload never reaches the
-    application as a half-valid object. ``errors`` holds pydantic's
-    validation errors (location and message, never the input values, which
-    may be secrets).
-    """
-
-    def __init__(self, name: str, model: str, errors: Sequence[Mapping[str, object]]) -> None:
-        self.name = name
-        self.model = model
-        self.errors = tuple(errors)
-        where = "; ".join(_schema_problem(error) for error in self.errors[:3])
-        super().__init__(
-            f"sessions: the values of session {name!r} do not fit {model} ({where}); "
-            "the model's defaults were used: give TypedSession a migrate= function to "
-            "convert old sessions, or keep them discarded"
-        )
-
-
-def _schema_problem(error: Mapping[str, object]) -> str:
-    """``cart.items.0: Input should be a valid integer`` from one pydantic error."""
-    loc = error.get("loc")
-    path = ".".join(str(part) for part in loc) if isinstance(loc, tuple | list) and loc else ""
-    return f"{path or '<values>'}: {error.get('msg', 'invalid')}"
 
 
 class SchemaError(DecodeError):
