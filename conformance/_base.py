@@ -98,7 +98,11 @@ NOT_APPLICABLE = "not applicable: "
 
 def missing_reason(what: str, clause: str) -> str:
     """The skip reason for a missing capability or hook, naming ``clause``."""
-    template = _MISSING[what]
+    template = _MISSING.get(
+        what,
+        f"capabilities do not declare {what}: declare it if the store has it, so {{clause}} "
+        "can check it",
+    )
     return template.format(clause=clause) if "{clause}" in template else f"{template} ({clause})"
 
 

@@ -11,10 +11,12 @@ exits non-zero unless every store reached ``LEVEL``.
   concurrent creates, regeneration, per-record deadlines and purge.
 
 Capability sets are optional additions beside a level, required with
-``--with NAME``. ``lifetimes``, ``concurrency`` and ``users`` are reserved
-for the clauses their issues add; they hold no clause yet, so requiring
-one adds nothing. A clause listed in a set is taken out of the levels,
-whatever its number (S-9.23 in ``lifetimes`` would not be in ``cookie``).
+``--with NAME``: ``lifetimes`` (S-9.22 to S-9.25: absolute and idle
+timeouts, touches); ``concurrency`` (S-10.20, S-10.21: concurrent saves
+of one session merge); ``users`` (S-10.11 to S-10.13: ``session.user_id``,
+``user_sessions`` and ``revoke_user``). A clause listed in a set is taken
+out of the levels, whatever its number (S-9.23 is in ``lifetimes``, not in
+``cookie``).
 """
 
 from __future__ import annotations
@@ -47,11 +49,13 @@ LEVELS: tuple[Level, ...] = (
     ),
 )
 
-#: Optional capability sets and their clauses ("S-13.1"); empty until an issue adds them.
+#: Optional capability sets and their clauses; empty until an issue adds them.
 CAPABILITY_SETS: dict[str, frozenset[str]] = {
-    "lifetimes": frozenset(),
+    # Creation time, absolute and idle timeouts, touches (conformance/_suite_lifetimes.py).
+    "lifetimes": frozenset({"S-9.22", "S-9.23", "S-9.24", "S-9.25"}),
     "concurrency": frozenset({"S-10.20", "S-10.21"}),
-    "users": frozenset(),
+    # session.user_id, user_sessions, revoke_user (conformance/_suite_users.py).
+    "users": frozenset({"S-10.11", "S-10.12", "S-10.13"}),
 }
 
 

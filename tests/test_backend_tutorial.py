@@ -1,9 +1,9 @@
 """docs/writing-a-backend.md runs as printed: its blocks, its example module, its commands.
 
 The page's story is checked end to end: the first draft's backend fails
-S-10.5 and nothing else, and the fixed one passes every clause it claims,
-each through the exact ``python -m conformance`` line the page prints, run
-from the repository root.
+S-10.5 and nothing else, which keeps it at the ``cookie`` level, and the
+fixed one reaches ``server-side``, each through the exact ``python -m
+conformance`` line the page prints, run from the repository root.
 """
 
 from __future__ import annotations
@@ -49,12 +49,23 @@ def _run(factory: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _printed_summary(marker: str) -> str:
-    """The summary line the page prints for a run (``PASS:`` or ``FAIL:``)."""
-    (line,) = [
-        line for block in _blocks("text") for line in block.splitlines() if line.startswith(marker)
+def _printed(pattern: str) -> list[str]:
+    """The lines of the page's output blocks that match ``pattern``."""
+    return [
+        line for block in _blocks("text") for line in block.splitlines() if re.match(pattern, line)
     ]
-    return line
+
+
+def _verdict(line: str) -> str:
+    """A summary line without the counts that grow with the suite: verdict and failures."""
+    match = re.match(r"(PASS|FAIL): \d+ clauses x 1 stores: \d+ pass, (\d+) fail", line)
+    assert match, line
+    return f"{match.group(1)}: {match.group(2)} fail"
+
+
+def _summary(stdout: str) -> str:
+    (line,) = [x for x in stdout.splitlines() if re.match(r"(PASS|FAIL): \d+ clauses", x)]
+    return _verdict(line)
 
 
 def test_every_python_block_runs_as_printed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,7 +78,7 @@ def test_every_python_block_runs_as_printed(monkeypatch: pytest.MonkeyPatch) -> 
         exec(compile(_dedent(block), str(PAGE), "exec"), {"__name__": "tutorial_block"})
 
 
-@pytest.mark.parametrize("name", ["DraftBackend", "SQLiteBackend"])
+@pytest.mark.parametrize("name", ["DraftBackend", "SQLiteBackend", "SQLiteStore"])
 def test_the_page_shows_the_example_module_code(name: str) -> None:
     """The classes printed on the page are the ones the commands check, word for word."""
     (block,) = [b for b in _blocks("python") if f"class {name}(" in b or f"class {name}:" in b]
@@ -76,10 +87,14 @@ def test_the_page_shows_the_example_module_code(name: str) -> None:
 
 
 def test_the_finished_backend_passes_the_command_from_the_page() -> None:
-    """``python -m conformance docs.examples.sqlite_backend:factory`` exits 0, as printed."""
+    """``--level server-side ...:factory`` exits 0 and reaches the level, as printed."""
     result = _run("factory")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert _printed_summary("PASS:") in result.stdout
+    (printed,) = _printed(r"PASS: ")
+    assert _summary(result.stdout) == _verdict(printed) == "PASS: 0 fail"
+    (level,) = _printed(r"  sqlite: [a-z-]+$")
+    assert level == "  sqlite: server-side"
+    assert level in result.stdout.splitlines(), result.stdout
     assert re.search(r"^S-10\.5 .* pass$", result.stdout, flags=re.M), result.stdout
 
 
@@ -89,5 +104,9 @@ def test_the_draft_fails_exactly_the_resurrection_clause() -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     failed = re.findall(r"^(S-\d+\.\d+) .*FAIL$", result.stdout, flags=re.M)
     assert failed == ["S-10.5"], result.stdout
-    assert _printed_summary("FAIL:") in result.stdout
+    (printed,) = _printed(r"FAIL: \d")
+    assert _summary(result.stdout) == _verdict(printed) == "FAIL: 1 fail"
+    lines = result.stdout.splitlines()
+    for line in _printed(r"  sqlite-draft: cookie|FAIL: not every|          with pytest"):
+        assert line in lines, (line, result.stdout)
     assert "test_s10_5_no_resurrection_after_delete" in result.stdout

@@ -1,11 +1,13 @@
 """A session backend on the standard library's sqlite3, wrapped in ``ServerSideStore``.
 
 It is the backend built step by step in ``docs/writing-a-backend.md``:
-four methods on opaque records, and everything else (signed ID cookies, ID
-checks, expiry, no overwrite, no resurrection, logging) comes from
-``reference_impl.ServerSideStore``. Prove it with::
+four methods on opaque records, and everything
+else (signed ID cookies, ID checks, expiry, no overwrite, no resurrection,
+logging) comes from ``reference_impl.ServerSideStore``; ``SQLiteStore``
+adds ``purge_expired`` and ``close``. From the repository root, prove it
+with::
 
-    python -m conformance docs.examples.sqlite_backend:factory
+    python -m conformance --level server-side docs.examples.sqlite_backend:factory
 
 ``draft_factory`` is the tutorial's first draft, whose ``update`` writes back
 a deleted row: the same command on it fails S-10.5 and nothing else
@@ -19,6 +21,7 @@ import threading
 
 from reference_impl import ServerSideStore
 from reference_impl.testing import ConformanceFactory
+from spec import Clock
 from spec.errors import StoreError
 
 
@@ -64,6 +67,10 @@ class DraftBackend:
         changed, _ = self._run("delete a session", "DELETE FROM sessions WHERE id = ?", session_id)
         return changed == 1  # True only if this call removed the row
 
+    def purge(self, now: float) -> int:
+        changed, _ = self._run("purge sessions", "DELETE FROM sessions WHERE expires_at < ?", now)
+        return changed  # rows past their deadline; a row at its deadline still lives
+
     def close(self) -> None:
         self._db.close()
 
@@ -93,31 +100,40 @@ class SQLiteBackend(DraftBackend):
         return changed == 1  # False: deleted meanwhile (a logout), so do not write it back
 
 
-def _break(store: ServerSideStore) -> None:
-    """The outage for S-10.4: close the connection under the store."""
-    store.backend.close()  # type: ignore[attr-defined]
+class SQLiteStore(ServerSideStore):
+    """``ServerSideStore`` over a SQLite backend, with ``purge_expired`` and ``close``."""
+
+    def __init__(
+        self, backend: DraftBackend, *key_pairs: bytes, clock: Clock | None = None
+    ) -> None:
+        super().__init__(backend, *key_pairs, clock=clock)
+        self.sqlite = backend
+
+    def purge_expired(self) -> int:
+        """Delete the rows past their deadline (run it from cron); count them."""
+        return self.sqlite.purge(self.clock())
+
+    def close(self) -> None:
+        """Close the connection (the conformance suite calls it after each test)."""
+        self.sqlite.close()
 
 
-#: What the backend claims: a server-side store, whose records carry their
-#: own deadline; ``regenerate_id`` comes with ``ServerSideStore``.
-CAPABILITIES: dict[str, object] = {
-    "server_side": True,
-    "regenerate_id": True,
-    "record_deadlines": True,
-}
+#: What the store declares: its records carry their own deadline. Being
+#: server-side, regenerate_id and purge_expired the suite sees for itself.
+CAPABILITIES: dict[str, object] = {"record_deadlines": True}
 
 #: ``python -m conformance docs.examples.sqlite_backend:factory``
 factory = ConformanceFactory(
     "sqlite",
-    lambda clock, keys: ServerSideStore(SQLiteBackend(), *keys, clock=clock),
+    lambda clock, keys: SQLiteStore(SQLiteBackend(), *keys, clock=clock),
     CAPABILITIES,
-    break_backend=_break,
+    break_backend=lambda store: store.sqlite.close(),  # the outage, for S-10.4
 )
 
 #: The first draft, for the same command: it fails S-10.5.
 draft_factory = ConformanceFactory(
     "sqlite-draft",
-    lambda clock, keys: ServerSideStore(DraftBackend(), *keys, clock=clock),
+    lambda clock, keys: SQLiteStore(DraftBackend(), *keys, clock=clock),
     CAPABILITIES,
-    break_backend=_break,
+    break_backend=lambda store: store.sqlite.close(),
 )
