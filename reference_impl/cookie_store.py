@@ -23,7 +23,12 @@ class CookieStore(SyncDriver[CookieCore]):
     format has no room for a per-session lifetime. So give the store the
     longest lifetime you use ("remember me") and shorten individual sessions
     through ``session.options``.
+
+    ``blocking = False``: loading and saving only compute, so async code
+    (``asave_all``, the ASGI integrations) calls this store inline.
     """
+
+    blocking = False
 
     def __init__(
         self,

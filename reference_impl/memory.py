@@ -202,7 +202,12 @@ class MemoryStore(ServerSideStore):
     expired records, then the live ones closest to their deadline (their
     users are logged out a little early; a WARNING on the ``sessionspec``
     logger says so once). Each eviction costs ``O(log n)`` (S-12.2).
+
+    ``blocking = False``: no I/O (the lock is held only for dict work), so
+    async code calls this store inline rather than in a worker thread.
     """
+
+    blocking = False
 
     def __init__(
         self,

@@ -87,6 +87,11 @@ class Store(Protocol):
     never raises for a bad cookie (the reason goes to ``Session.load_error``);
     it raises ``StoreError`` only when the backend itself failed. ``get`` is
     ``new`` cached per request through the :class:`~spec.Registry`.
+
+    Optional: a class attribute ``blocking = False`` declares that the
+    store does no I/O (:func:`never_blocks`), so async code calls it inline
+    rather than in a worker thread. Leave it out if any call may wait on a
+    disk, a socket or a lock held across I/O.
     """
 
     def get(self, request: Request, name: str) -> Session:
@@ -122,6 +127,20 @@ class AsyncStore(Protocol):
     async def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
         """Persist ``session`` and write its cookie to ``response``."""
         ...
+
+
+def never_blocks(store: object) -> bool:
+    """Whether a sync ``store`` declares that it does no I/O (``blocking = False``).
+
+    ``blocking`` is an optional attribute of a :class:`Store`: a store
+    whose ``new``, ``save`` and ``touch`` only compute (the cookie store,
+    the in-memory store) sets it to ``False``, and async code (the
+    registry's ``asave_all``, ``Session.asave``, the ASGI integrations) then
+    calls it inline instead of in a worker thread, which costs more than the
+    work. A store without the attribute is assumed to block: a disk or
+    network wait inside the event loop would stall every other request.
+    """
+    return getattr(store, "blocking", True) is False
 
 
 def is_async_store(store: object) -> TypeGuard[AsyncStore]:

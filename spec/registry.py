@@ -11,7 +11,14 @@ from typing import cast
 
 from spec._tokens import TOKEN, check_cookie_name
 from spec.errors import ConfigurationError, InvalidCookieNameError, SaveAllError
-from spec.protocols import AsyncStore, Request, ResponseWriter, Store, is_async_store
+from spec.protocols import (
+    AsyncStore,
+    Request,
+    ResponseWriter,
+    Store,
+    is_async_store,
+    never_blocks,
+)
 from spec.session import AsyncSession, Session
 
 __all__ = [
@@ -214,6 +221,7 @@ class Registry:
 
         A sync store's save may touch a disk or a network; running it in a
         worker thread keeps the event loop serving other requests meanwhile.
+        A sync store that declares ``blocking = False`` is called inline.
         """
         failures: list[tuple[str, BaseException]] = []
         for store, session in self.sessions_with_stores():
@@ -225,6 +233,8 @@ class Registry:
                     continue
                 elif is_async_store(store):
                     await store.save(self._request, response, session)
+                elif never_blocks(store):  # no I/O: a thread hop would cost more than the save
+                    store.save(self._request, response, session)
                 else:
                     await asyncio.to_thread(store.save, self._request, response, session)
             except Exception as exc:  # collected, re-raised below as one SaveAllError
@@ -253,7 +263,11 @@ async def _atouch(
             await done
         return
     due = getattr(store, "touch_due", None)
-    if due is None or due(session, force=force):
+    if due is not None and not due(session, force=force):
+        return
+    if never_blocks(store):
+        touch(request, response, session, force=force)
+    else:
         await asyncio.to_thread(touch, request, response, session, force=force)
 
 

@@ -14,7 +14,7 @@ from spec._tokens import check_cookie_name
 from spec._tracked import TrackedDict
 from spec.errors import ConfigurationError, DecodeError, MissingStoreError
 from spec.options import Options
-from spec.protocols import is_async_store
+from spec.protocols import is_async_store, never_blocks
 from spec.values import SessionValue
 
 if TYPE_CHECKING:
@@ -245,6 +245,8 @@ class Session(ValidatedModel):
             raise MissingStoreError(self.name)
         if is_async_store(store):
             await store.save(request, response, self)
+        elif never_blocks(store):  # declared I/O-free: inline, no thread hop
+            store.save(request, response, self)
         else:
             await asyncio.to_thread(store.save, request, response, self)
 

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar, cast
 from pydantic import BaseModel, ValidationError
 
 from spec.errors import ConfigurationError, DecodeError, SchemaError, SerializeError, SessionError
-from spec.protocols import AsyncStore, Request, ResponseWriter, Store, is_async_store
+from spec.protocols import AsyncStore, Request, ResponseWriter, Store, is_async_store, never_blocks
 from spec.registry import Registry, check_cookie_name
 from spec.session import FLASH_KEY, Session, SessionKey, SessionValue
 
@@ -107,6 +107,8 @@ class TypedSession(Generic[M]):
         if is_async_store(store):
             return await Registry.of(request).aget(store, self.name)
         registry = Registry.of(request)
+        if never_blocks(store):  # declared I/O-free: inline, no thread hop
+            return registry.get(cast(Store, store), self.name)
         return await asyncio.to_thread(registry.get, cast(Store, store), self.name)
 
     # -- reading ------------------------------------------------------------------

@@ -74,6 +74,7 @@ from spec import (
     check_cookie_name,
 )
 from spec.errors import ConfigurationError
+from spec.protocols import never_blocks
 from spec.registry import REGISTRY_STATE_KEY, is_async_store
 
 if TYPE_CHECKING:
@@ -122,6 +123,8 @@ async def get_session(connection: HTTPConnection, store: Store | AsyncStore, nam
 async def _load(request: ScopeRequest, store: Store | AsyncStore, name: str) -> Session:
     registry = Registry.of(request)
     if _is_sync_store(store):
+        if never_blocks(store):  # no I/O: inline is cheaper than a worker thread
+            return registry.get(store, name)
         return await asyncio.to_thread(registry.get, store, name)
     return await registry.aget(store, name)
 

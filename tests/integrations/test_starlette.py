@@ -44,6 +44,8 @@ LOADED_ON_LOOP: list[bool] = []
 class ThreadRecordingStore(CookieStore):
     """A sync store that records whether each load ran on the event loop's thread."""
 
+    blocking = True  # stands for a store with I/O (CookieStore itself is called inline)
+
     def new(self, request: Request, name: str) -> Session:
         try:
             asyncio.get_running_loop()
