@@ -239,7 +239,8 @@ def test_key_pairs_go_to_the_factory_or_the_skip_says_what_to_add(tmp_path: Path
 
     A server-side store without ``with_keys`` or a key hook is not rebuilt
     on a new backend (rotation could not be seen): S-9.13 skips with a
-    reason naming the hook to add.
+    reason naming the hook to add. Without ``raw_record``, S-10.5 and S-10.7
+    show as partly run.
     """
     result = run_factories(
         tmp_path,
@@ -264,12 +265,19 @@ def test_key_pairs_go_to_the_factory_or_the_skip_says_what_to_add(tmp_path: Path
             return Plain(MemoryStore(*(keys or (b"h" * 32,)), clock=clock))
         """,
         "-k",
-        "s9_13",
+        "s9_13 or s10_5 or s10_7",
         "factories:cookie",
         "factories:server",
     )
     assert row(result, "S-9.13")[-2:] == ["pass", "skip"], result.stdout
     assert "add a make_store_with_keys(clock, *key_pairs) hook" in result.stdout
+    # No backend to read and no raw_record hook: the storage checks are named
+    # skips, and a clause checked only in part never shows as "pass".
+    assert row(result, "S-10.5")[-1] == "part", result.stdout
+    assert row(result, "S-10.7")[-1] == "part", result.stdout
+    assert "partly skipped: the factory has no raw_record(store, session_id) hook" in (
+        result.stdout
+    )
 
 
 def test_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
