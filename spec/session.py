@@ -20,7 +20,7 @@ from spec.values import SessionValue
 if TYPE_CHECKING:
     from spec.protocols import AsyncStore, Request, ResponseWriter, Store
 
-__all__ = ["FLASH_KEY", "AsyncSession", "Session", "SessionKey", "SessionValue", "UseAsave"]
+__all__ = ["FLASH_KEY", "AsyncSession", "Session", "SessionKey", "SessionValue"]
 
 #: The key flashes are kept under when none is given (gorilla's ``_flash``).
 FLASH_KEY = "_flash"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 if TYPE_CHECKING:
     from reference_impl.gob import GoList, GoMap, GoStruct, GoTime, GoValue
@@ -37,4 +37,4 @@ else:
     # At run time the values are not validated on every assignment (that would
     # cost on the hot path and reject gob values Go sent): the serializer checks
     # them when the session is saved and names the offending path.
-    SessionValue = object
+    SessionValue = Annotated[object, "a session value: checked by the serializer at save time"]

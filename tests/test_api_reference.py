@@ -27,6 +27,8 @@ MODULES = [
     "spec.options",
     "spec.cookie",
     "spec.registry",
+    "spec.typed",
+    "spec.values",
     "reference_impl",
     "reference_impl.securecookie",
     "reference_impl.serializers",
@@ -42,6 +44,7 @@ MODULES = [
     "reference_impl.integrations.flask",
     "reference_impl.integrations.starlette",
     "reference_impl.integrations.django",
+    "reference_impl.integrations.django.session_engine",
     "conformance",
     "conformance.strategies",
     "conformance.stateful",
@@ -74,7 +77,8 @@ def _data_doc(module: ModuleType, name: str) -> str:
         for n, m in sorted(sys.modules.items())
         if (n == top or n.startswith(top + ".")) and m is not module and m is not None
     ]
-    commented = re.compile(rf"^((?:#:.*\n)+){re.escape(name)}\s*(?::[^=\n]*)?=", re.M)
+    # The comment may be indented (a name defined under ``if TYPE_CHECKING:``).
+    commented = re.compile(rf"^((?:[ \t]*#:.*\n)+)[ \t]*{re.escape(name)}\s*(?::[^=\n]*)?=", re.M)
     one_line = re.compile(rf"^{re.escape(name)}\s*(?::[^=\n]*)?=\s*(.+)$", re.M)
     value_text = None
     for candidate in candidates:
@@ -84,7 +88,7 @@ def _data_doc(module: ModuleType, name: str) -> str:
             continue
         found = commented.search(source)
         if found:
-            comment = " ".join(line[2:].strip() for line in found.group(1).splitlines())
+            comment = " ".join(line.strip()[2:].strip() for line in found.group(1).splitlines())
             return comment.split(". ")[0].rstrip(".") + "."
         assigned = one_line.search(source)
         if value_text is None and assigned and not assigned.group(1).rstrip().endswith(("(", "[")):
