@@ -18,7 +18,18 @@ from reference_impl.cookie_store import CookieStore
 from reference_impl.filesystem import FilesystemStore
 from reference_impl.memory import MemoryStore
 from reference_impl.serializers import JSONSerializer
-from spec import ManualClock, Options, Store, TypedSession
+from spec import (
+    Cookie,
+    ManualClock,
+    Options,
+    Registry,
+    Request,
+    ResponseWriter,
+    Session,
+    SessionValue,
+    Store,
+    TypedSession,
+)
 from spec.errors import ConfigurationError, MacInvalidError, SchemaError, SerializeError
 from spec.http import CookieJar, RecordingResponse
 from tests.stores._support import BLOCK, HASH
@@ -297,3 +308,31 @@ def test_aput_leaves_the_cookie_to_asave_all() -> None:
         assert await carts.aload(jar.request()) == SAMPLE
 
     asyncio.run(main())
+
+
+class _ThirdPartyStore:
+    """A store written only against the protocols: no reference_impl, no Registry binding."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str | int, SessionValue]] = {}
+
+    def get(self, request: Request, name: str) -> Session:
+        return Registry.of(request).get(self, name)
+
+    def new(self, request: Request, name: str) -> Session:
+        session = Session(name=name)
+        for value in request.cookie_values(name):
+            if value in self.data:
+                session.values = dict(self.data[value])
+                session.id, session.is_new = value, False
+        return session
+
+    def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
+        session.id = session.id or f"id{len(self.data)}"
+        self.data[session.id] = dict(session.values)
+        response.set_cookie(Cookie.for_session(session.name, session.id, session.options, 0.0))
+
+
+def test_a_third_party_store_works_unchanged() -> None:
+    loaded, _ = round_trip(_ThirdPartyStore())
+    assert loaded == SAMPLE
