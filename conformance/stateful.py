@@ -179,11 +179,13 @@ class StoreStateMachine(RuleBasedStateMachine):
         session.options = session.options.replace(max_age=-1)
         session.save(request, response)
         browser.receive(response)
-        if self.capabilities.server_side:
+        # Only a request carrying the cookie reaches the record: after the
+        # browser dropped a browser-session cookie, the record (and the old
+        # cookies naming it) lives on until it expires.
+        if self.capabilities.server_side and current is not None:
             self.revoked.update(model.old_cookies)
-            if current is not None:
-                model.old_cookies.append(current.value)
-                self.revoked.add(current.value)
+            model.old_cookies.append(current.value)
+            self.revoked.add(current.value)
         model.values, model.saved_at = {}, None
 
     @precondition(lambda self: bool(self._live()))
