@@ -117,16 +117,17 @@ class _CachedConformance(StoreConformance[CachedStore]):
 class TestCachedOverSQLiteConformance(_CachedConformance):
     """Memcached in front of SQLite: the whole suite."""
 
-    @pytest.fixture(autouse=True)
+    @pytest.fixture(autouse=True, scope="class")
+    @classmethod
     def _servers(
-        self, memcached_server: MemcachedServer, shared_clients: dict[str, Any], tmp_path: Path
+        cls,
+        memcached_server: MemcachedServer,
+        shared_clients: dict[str, Any],
+        tmp_path_factory: pytest.TempPathFactory,
     ) -> None:
-        self.server, self.shared, self.tmp, self.parts = (
-            memcached_server,
-            shared_clients,
-            tmp_path,
-            {},
-        )
+        # Class scope, set on the class: the suite's own fixtures build a probe store first.
+        cls.server, cls.shared, cls.parts = memcached_server, shared_clients, {}
+        cls.tmp = tmp_path_factory.mktemp("cached-sqlite")
 
     def primary(self, clock: ManualClock) -> SQLStore:
         return _sqlite(self.tmp, clock)
@@ -135,11 +136,15 @@ class TestCachedOverSQLiteConformance(_CachedConformance):
 class TestCachedOverPostgresConformance(_CachedConformance):
     """Memcached in front of PostgreSQL: the whole suite, a new table per store."""
 
-    @pytest.fixture(autouse=True)
+    @pytest.fixture(autouse=True, scope="class")
+    @classmethod
     def _servers(
-        self, memcached_server: MemcachedServer, shared_clients: dict[str, Any], postgres_url: str
+        cls,
+        memcached_server: MemcachedServer,
+        shared_clients: dict[str, Any],
+        postgres_url: str,
     ) -> None:
-        self.server, self.shared, self.url, self.parts = (
+        cls.server, cls.shared, cls.url, cls.parts = (
             memcached_server,
             shared_clients,
             postgres_url,
@@ -159,12 +164,18 @@ class TestAsyncCachedOverSQLiteConformance(StoreConformance[Any]):
         update={"id_sample_size": 2000}  # as tests/aio: every draw crosses to the loop and back
     )
 
-    @pytest.fixture(autouse=True)
+    parts: dict[int, tuple[AsyncSQLStore, AsyncMemcachedStore]]
+
+    @pytest.fixture(autouse=True, scope="class")
+    @classmethod
     def _servers(
-        self, memcached_server: MemcachedServer, shared_clients: dict[str, Any], tmp_path: Path
+        cls,
+        memcached_server: MemcachedServer,
+        shared_clients: dict[str, Any],
+        tmp_path_factory: pytest.TempPathFactory,
     ) -> None:
-        self.server, self.shared, self.tmp = memcached_server, shared_clients, tmp_path
-        self.parts: dict[int, tuple[AsyncSQLStore, AsyncMemcachedStore]] = {}
+        cls.server, cls.shared, cls.parts = memcached_server, shared_clients, {}
+        cls.tmp = tmp_path_factory.mktemp("cached-async-sqlite")
 
     def make_store(self, clock: ManualClock, **lifetimes: int) -> AsyncCachedStore:
         engine = create_async_engine(
