@@ -147,7 +147,7 @@ class Session(ValidatedModel):
 
     def mark_unmodified(self) -> None:
         """Record that the session matches what is stored (called after load and save)."""
-        self._modified = False
+        _set_private(self, "_modified", False)
         values = self.__dict__["values"]
         if isinstance(values, TrackedDict):
             values.changed = False
@@ -303,7 +303,7 @@ class Session(ValidatedModel):
 
     def clear_regenerate_request(self) -> None:
         """Mark the requested ID change as done (called by stores after saving)."""
-        self._regenerate = False
+        _set_private(self, "_regenerate", False)
 
 
 #: Per class: (the defaults of every field in order, those of the private attributes),
@@ -374,6 +374,16 @@ def check_user_id(value: object) -> None:
             f"session.user_id must be None or 1 to 128 letters, digits and _ - . @ +; "
             f"got {shown!r:.80}: use your user's primary key (str(user.pk)) or e-mail"
         )
+
+
+def _set_private(session: Session, name: str, value: object) -> None:
+    """Set a private attribute straight in its slot: ``self._x = v`` goes through
+    pydantic's ``__setattr__`` and ours (a few µs, twice per save)."""
+    private = session.__pydantic_private__
+    if private is None:
+        setattr(session, name, value)
+    else:
+        private[name] = value
 
 
 def _not_a_flash_list(key: str, value: object) -> str:

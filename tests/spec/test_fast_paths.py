@@ -105,3 +105,13 @@ def test_modified_reads_the_private_flag() -> None:
     assert not session.modified
     session["a"] = 1
     assert session.modified
+
+
+def test_clear_regenerate_request_writes_the_private_flag() -> None:
+    """S-4.5: regenerate_id is recorded, and cleared by the store's call after saving."""
+    session = Session(name="s")
+    session.regenerate_id()
+    assert session.regenerate_requested and session.modified
+    session.clear_regenerate_request()
+    session.mark_unmodified()
+    assert not session.regenerate_requested and not session.modified
