@@ -299,12 +299,21 @@ def _sentinel_settings(
     connect_timeout: float,
     sentinel_password: str | None,
     label: str,
+    settings: dict[str, Any],
 ) -> tuple[list[tuple[str, int]], dict[str, object]]:
     """Checked sentinel addresses and the keywords for the connections *to the sentinels*.
 
     Those get the same short timeouts as the data connections: a hung
     sentinel must not block a request that only needed to find the primary.
+    Keywords that would be silently ignored (the pool comes from Sentinel)
+    are refused.
     """
+    ignored = sorted({"url", "client", "max_connections"} & settings.keys())
+    if ignored:
+        raise ConfigurationError(
+            f"{label}.from_sentinel: {', '.join(ignored)} cannot be combined with sentinels "
+            "(the store's pool connects to the primary Sentinel names)"
+        )
     addresses = list(sentinels)
     if not addresses or not all(
         isinstance(a, tuple | list) and len(a) == 2 and isinstance(a[1], int) for a in addresses
@@ -314,13 +323,13 @@ def _sentinel_settings(
         )
     if not isinstance(service_name, str) or not service_name:
         raise ConfigurationError(f"{label}: service_name must name the monitored primary")
-    settings: dict[str, object] = {
+    to_sentinels: dict[str, object] = {
         "socket_timeout": timeout,
         "socket_connect_timeout": connect_timeout,
     }
     if sentinel_password is not None:
-        settings["password"] = sentinel_password
-    return [(str(h), int(p)) for h, p in addresses], settings
+        to_sentinels["password"] = sentinel_password
+    return [(str(h), int(p)) for h, p in addresses], to_sentinels
 
 
 def _client_for(
@@ -465,6 +474,7 @@ class RedisStore(ServerSideStore):
             socket_connect_timeout,
             sentinel_password,
             cls.__name__,
+            settings,
         )
         pool_settings, _ = _pool_settings(socket_timeout, socket_connect_timeout, None, retries)
         sentinel_kwargs["retry"] = Retry(_BACKOFF(), retries)  # redis-py's default backs off for s

@@ -209,6 +209,7 @@ class AsyncRedisStore(AsyncServerSideStore):
             socket_connect_timeout,
             sentinel_password,
             cls.__name__,
+            settings,
         )
         pool_settings, _ = _pool_settings(socket_timeout, socket_connect_timeout, None, retries)
         sentinel_kwargs["retry"] = Retry(_BACKOFF(), retries)  # redis-py's default backs off for s

@@ -220,10 +220,14 @@ def test_no_reachable_sentinel_is_a_store_error() -> None:
 def test_bad_sentinel_configuration_is_refused(
     store_class: type[RedisStore] | type[AsyncRedisStore],
 ) -> None:
-    """No sentinels, a malformed address or no service name: ConfigurationError at once."""
+    """No sentinels, a malformed address, no service name, or a pool setting Sentinel's pool
+    would ignore (url, max_connections): ConfigurationError at once."""
     for sentinels, service in (([], SERVICE), (["127.0.0.1:26379"], SERVICE), ([("h", 1)], "")):
         with pytest.raises(ConfigurationError):
             store_class.from_sentinel(HASH, sentinels=sentinels, service_name=service)
+    for ignored in ({"url": "redis://h:6379/0"}, {"max_connections": 5}):
+        with pytest.raises(ConfigurationError, match="cannot be combined with sentinels"):
+            store_class.from_sentinel(HASH, sentinels=[("h", 1)], service_name=SERVICE, **ignored)
 
 
 # -- durable deletes (WAIT) -------------------------------------------------------------------
