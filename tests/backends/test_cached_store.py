@@ -1,9 +1,9 @@
-"""CachedStore: Memcached in front of SQLite and of PostgreSQL, on real servers.
+"""CachedStore: Memcached in front of SQLite and of PostgreSQL, Redis in front of SQLite.
 
-The whole conformance suite runs over each pair (sync, and async over
-SQLite), with ``raw_record`` looking at both sides, so a copy left in the
-cache after a delete fails S-10.5/S-10.7 just as a row left in the table
-would. Then the cache tier's own promises: a logout through one store is
+On real servers, the whole conformance suite runs over each pair (and the
+async twins over SQLite), with ``raw_record`` looking at both sides, so a
+copy left in the cache after a delete fails S-10.5/S-10.7 just as a row
+left in the table would. Then the cache tier's own promises: a logout through one store is
 seen at once by another sharing the cache, a load racing a logout cannot
 put the session back into the cache, and a cache outage is survived by
 loads but fails writes closed.
@@ -23,7 +23,9 @@ import pytest
 if os.environ.get("CI") != "true":
     pytest.importorskip("pymemcache", reason="the 'memcached' extra is not installed")
     pytest.importorskip("sqlalchemy", reason="the 'sql' extra (SQLAlchemy) is not installed")
+    pytest.importorskip("redis", reason="the 'redis' extra (redis-py) is not installed")
 
+import redis
 from pymemcache.client.base import Client
 
 from conformance import Browser, Capabilities, StoreConformance
@@ -34,16 +36,18 @@ from reference_impl.aio.memcached import AsyncMemcachedStore
 from reference_impl.aio.sql import AsyncSQLStore, create_async_engine
 from reference_impl.cached import CachedStore
 from reference_impl.memcached import MemcachedStore
+from reference_impl.redis import RedisStore
 from reference_impl.sql import SQLStore, create_engine
 from spec import ManualClock
 from spec.errors import ConfigurationError, SessionNotFoundError, StoreError
 from spec.http import RecordingResponse, SimpleRequest
-from tests.backends import _memcached_server, _postgres_server
+from tests.backends import _memcached_server, _postgres_server, _redis_server
 from tests.backends._memcached_server import MemcachedServer
 from tests.stores._support import BLOCK, HASH
 
 memcached_server = _memcached_server.memcached_server
 postgres_url = _postgres_server.postgres_url
+redis_url = _redis_server.redis_url
 
 #: Every server-side capability; the primary (SQL) brings purge_expired.
 CAPABILITIES: dict[str, object] = {
@@ -155,6 +159,48 @@ class TestCachedOverPostgresConformance(_CachedConformance):
         table = f"sessions_{uuid.uuid4().hex[:16]}"
         engine = testing._shared_engine(self.url, table)  # tables dropped at exit
         return SQLStore(HASH, engine=engine, table=table, clock=clock)
+
+
+class TestRedisCacheOverSQLiteConformance(StoreConformance[CachedStore]):
+    """Redis as the cache in front of SQLite: the same suite (the issue's other pairing)."""
+
+    capabilities = Capabilities.model_validate(CAPABILITIES)
+    parts: dict[int, tuple[SQLStore, RedisStore]]
+
+    @pytest.fixture(autouse=True, scope="class")
+    @classmethod
+    def _servers(cls, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+        cls.client = redis.Redis.from_url(redis_url, socket_timeout=5)
+        cls.tmp, cls.parts = tmp_path_factory.mktemp("cached-redis"), {}
+        cls.prefix = f"cached-test:{uuid.uuid4().hex[:12]}:"
+        yield
+        for key in cls.client.scan_iter(match=cls.prefix + "*", count=1000):
+            cls.client.delete(key)
+        cls.client.close()
+
+    def make_store(self, clock: ManualClock, **lifetimes: int) -> CachedStore:
+        sql = _sqlite(self.tmp, clock)
+        cache = RedisStore(HASH, client=self.client, prefix=f"{self.prefix}{uuid.uuid4().hex}:")
+        store = CachedStore(sql.backend, cache.backend, HASH, BLOCK, clock=clock, **lifetimes)
+        self.parts[id(store)] = (sql, cache)
+        return store
+
+    def make_store_with_timeouts(
+        self, clock: ManualClock, *, absolute_timeout: int, idle_timeout: int
+    ) -> CachedStore:
+        return self.make_store(clock, absolute_timeout=absolute_timeout, idle_timeout=idle_timeout)
+
+    def make_store_with_keys(self, clock: ManualClock, *key_pairs: bytes) -> CachedStore:
+        base: CachedStore = self.__dict__.setdefault("_base", self.make_store(clock))
+        return base.with_keys(*key_pairs)
+
+    def raw_record(self, store: CachedStore, session_id: str) -> object | None:
+        return store.primary.read(session_id) or store.cache.read(session_id)
+
+    def break_backend(self, store: CachedStore) -> None:
+        sql, cache = self.parts[id(store)]
+        testing.sql.break_backend(sql)
+        testing.redis.break_backend(cache)
 
 
 class TestAsyncCachedOverSQLiteConformance(StoreConformance[Any]):
