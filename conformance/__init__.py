@@ -72,6 +72,7 @@ try:
     from conformance._suite_server import ServerSideClauses
     from conformance._suite_store import StoreClauses
     from conformance._suite_strict import StrictServerSideClauses
+    from conformance._suite_users import UserClauses
 except ModuleNotFoundError as _missing:
     if (_missing.name or "").partition(".")[0] in ("conformance", "spec"):
         raise  # our own module is missing: a broken install, not a missing extra
@@ -96,6 +97,7 @@ class StoreConformance(
     AttributeClauses[S],
     StrictServerSideClauses[S],
     LifetimeClauses[S],
+    UserClauses[S],
     ConcurrencyClauses[S],
 ):
     """Every clause of docs/spec.md that a store must meet, as pytest tests.

@@ -48,6 +48,8 @@ class Capabilities(BaseModel):
     value_types: frozenset[str] = ALL_VALUE_TYPES
     #: The store may be used from several threads at once (S-12.1).
     thread_safe: bool = True
+    #: ``session.user_id`` is indexed: ``user_sessions`` and ``revoke_user`` (S-10.11 to S-10.13).
+    users: bool = False
     #: A save applies only its request's changes onto the current record, so
     #: concurrent requests of one session lose nothing (S-10.20, S-10.21).
     merges_concurrent_saves: bool = False

@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - non-POSIX platforms
 __all__ = ["FilesystemStore", "open_directory"]
 
 _PREFIX = "session_"
-#: A user's index file: ``user_`` and a hash of the user ID (S-10.13).
+#: A user's index file: ``user_`` and a hash of the user ID (S-10.11).
 _USER_PREFIX = "user_"
 _LOCK_NAME = ".sessionspec.lock"
 _TEMP_SUFFIX = ".tmp"
@@ -117,7 +117,7 @@ class _FileBackend:
         except OSError as exc:
             raise StoreError(str(exc), backend="filesystem", action="delete session file") from exc
 
-    # The user index (S-10.13): one small file per user, ``user_<hash>``,
+    # The user index (S-10.11): one small file per user, ``user_<hash>``,
     # listing ``<session ID> <deadline>`` lines. It lives in the session
     # directory, so it survives restarts with the sessions and is shared by
     # every process using the directory; it is rewritten atomically (temp

@@ -49,7 +49,7 @@ class _MemoryBackend:
         self._sequence = count()
         self._lock = threading.Lock()
         self._clock = clock
-        # user ID -> {session ID: deadline}, for user_sessions (S-10.13); same lock.
+        # user ID -> {session ID: deadline}, for user_sessions (S-10.11); same lock.
         self._users: dict[str, dict[str, float]] = {}
         self.max_sessions = max_sessions
         self.evicted_live = 0

@@ -92,6 +92,7 @@ return 1
 #: check and the delete are one atomic step, so a session saved meanwhile
 #: (a new deadline) is never purged. Single-key, like every command here.
 _PURGE_SCRIPT = """
+if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local bar = string.find(current, '|', 1, true)
@@ -102,6 +103,34 @@ if deadline and deadline < tonumber(ARGV[1]) then
   return 1
 end
 return 0
+"""
+
+
+#: List a session under a user (S-10.11): one sorted set per user, the session
+#: IDs scored by their deadline (``+inf``: none). ``GT`` only ever pushes a
+#: deadline out, so the entry outlives its record. The key's own TTL is the
+#: longest entry's: Redis drops a user's index once every session in it has
+#: expired, and entries past their deadline are pruned when it is read.
+#: One key per call (the user's), so it runs on Redis Cluster unchanged.
+_INDEX_USER_SCRIPT = """
+local fresh = redis.call('EXISTS', KEYS[1]) == 0
+redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[2])
+if ARGV[3] == '' then
+  redis.call('PERSIST', KEYS[1])
+  return 1
+end
+local ttl = tonumber(ARGV[3])
+local current = redis.call('TTL', KEYS[1])
+if fresh or (current >= 0 and current < ttl) then
+  redis.call('EXPIRE', KEYS[1], ttl)
+end
+return 1
+"""
+
+#: A user's listed IDs whose deadline is not before ``ARGV[1]`` (now); the others go.
+_USER_SESSIONS_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
 """
 
 
@@ -141,6 +170,24 @@ class _RedisKeys:
 
     def key(self, session_id: str) -> str:
         return self.prefix + session_id
+
+    def user_key(self, user_id: str) -> str:
+        """The sorted set of ``user_id``'s sessions: ``<prefix>user:<user ID>`` (S-10.11).
+
+        ``:`` never occurs in a session ID, so it can never be a session's
+        key; purge skips it (not a string), and a user ID has no ``{``, so
+        no hash tag can pin it to another key's slot.
+        """
+        return f"{self.prefix}user:{user_id}"
+
+    def index_args(
+        self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
+    ) -> tuple[str, str, str, str]:
+        """The key and arguments of :data:`_INDEX_USER_SCRIPT`."""
+        if ttl is not None and self.ttl_cap is not None:
+            ttl = min(ttl, self.ttl_cap)
+        score = "+inf" if expires_at is None else repr(float(expires_at))
+        return self.user_key(user_id), score, session_id, "" if ttl is None else str(ttl)
 
     def set_command(
         self,
@@ -215,12 +262,37 @@ class _RedisBackend(_RedisKeys):
             done: object = self.client.eval(_SWAP_SCRIPT, 1, key, *args)
         return bool(done)
 
+    def index_user(
+        self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
+    ) -> None:
+        key, *args = self.index_args(session_id, user_id, expires_at, ttl)
+        with _as_store_error("index a user's session (EVAL)"):
+            self.client.eval(_INDEX_USER_SCRIPT, 1, key, *args)
+
+    def unindex_user(self, session_id: str, user_id: str) -> None:
+        with _as_store_error("unindex a user's session (ZREM)"):
+            self.client.zrem(self.user_key(user_id), session_id)
+
+    def user_sessions(self, user_id: str, now: float) -> list[str]:
+        with _as_store_error("list a user's sessions (EVAL)"):
+            found: object = self.client.eval(
+                _USER_SESSIONS_SCRIPT, 1, self.user_key(user_id), repr(float(now))
+            )
+        return _ids(found)
+
     def _set(self, command: _SetCommand) -> bool:
         with _as_store_error("write a session (SET)"):
             done: object = self.client.set(
                 command.key, command.value, ex=command.ex, nx=command.nx, xx=command.xx
             )
         return bool(done)
+
+
+def _ids(found: object) -> list[str]:
+    """Session IDs from a script's reply (bytes or str, as the client decodes)."""
+    if not isinstance(found, list):
+        return []
+    return [item.decode("ascii") if isinstance(item, bytes) else str(item) for item in found]
 
 
 def _pack(data: str, expires_at: float | None) -> str:

@@ -142,6 +142,7 @@ _MEMORY_CAPABILITIES: dict[str, object] = {
     "purge_expired": True,
     "record_deadlines": True,
     "max_value_bytes": 4096,
+    "users": True,
     "merges_concurrent_saves": True,
 }
 _FILESYSTEM_CAPABILITIES: dict[str, object] = {
@@ -149,6 +150,7 @@ _FILESYSTEM_CAPABILITIES: dict[str, object] = {
     "regenerate_id": True,
     "purge_expired": True,
     "max_value_bytes": 4096,
+    "users": True,
     "merges_concurrent_saves": True,
 }
 _REDIS_CAPABILITIES: dict[str, object] = {
@@ -156,11 +158,12 @@ _REDIS_CAPABILITIES: dict[str, object] = {
     "regenerate_id": True,
     "record_deadlines": True,
     "max_value_bytes": 4096,
+    "users": True,
     "merges_concurrent_saves": True,
 }
 _SQL_CAPABILITIES = _MEMORY_CAPABILITIES
 #: Memcached cannot list its keys, so no ``purge_expired`` (it expires items itself).
-_MEMCACHED_CAPABILITIES = _REDIS_CAPABILITIES
+_MEMCACHED_CAPABILITIES = {**_REDIS_CAPABILITIES, "users": False}  # no key listing (S-10.11)
 
 #: ``CookieStore`` on the test keys.
 cookie = ConformanceFactory(

@@ -50,7 +50,7 @@ class Session(ValidatedModel):
     ``user_id`` names the user the session belongs to (``None``: nobody
     logged in). Server-side stores persist and index it, so
     ``store.user_sessions(user_id)`` lists a user's devices and
-    ``store.revoke_user(user_id)`` logs them all out (S-10.13). Set it at
+    ``store.revoke_user(user_id)`` logs them all out (S-10.11). Set it at
     login together with :meth:`regenerate_id`, and clear it at logout.
 
     ``modified`` says whether the values or options changed since the
@@ -84,7 +84,7 @@ class Session(ValidatedModel):
     # the record text, so a touch can refuse to overwrite a concurrent write.
     _used_at: int | None = PrivateAttr(default=None)
     _record: str | None = PrivateAttr(default=None)
-    # The user_id the store last wrote for this session (S-10.13): a save that
+    # The user_id the store last wrote for this session (S-10.11): a save that
     # changes session.user_id moves the session from that user's index.
     _stored_user: str | None = PrivateAttr(default=None)
 

@@ -137,7 +137,7 @@ class AsyncSwapBackend(AsyncRecordBackend, Protocol):
 
 @runtime_checkable
 class UserIndexBackend(RecordBackend, Protocol):
-    """A :class:`RecordBackend` that can list the sessions of a user (optional, S-10.13).
+    """A :class:`RecordBackend` that can list the sessions of a user (optional, S-10.11).
 
     Needed for ``store.user_sessions(user_id)`` and ``store.revoke_user(user_id)``.
     The store calls :meth:`index_user` *before* every write of a record

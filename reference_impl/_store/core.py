@@ -204,7 +204,7 @@ class StoreCore:
             )
             private = session.__pydantic_private__
             assert private is not None
-            if meta.user_id is not None:  # S-10.13
+            if meta.user_id is not None:  # S-10.11
                 session.__dict__["user_id"] = private["_stored_user"] = meta.user_id
             private["_used_at"] = meta.used_at
             private["_record"] = record

@@ -28,11 +28,13 @@ from reference_impl._store.backend import (
     aperform,
     can_swap,
     perform,
+    user_indexing,
 )
 from reference_impl._store.core import StoreCore
 from reference_impl._store.meta import Lifetimes
 from reference_impl._store.plan import Op, arun_plan, run_plan
 from reference_impl._store.server_side import ServerSideCore
+from reference_impl._store.users import revoke_plan, user_sessions_plan
 from reference_impl.securecookie import SecureCookie
 from spec import (
     AsyncSession,
@@ -279,6 +281,26 @@ class ServerSideStore(SyncDriver[ServerSideCore]):
         require_swap(backend, idle_timeout)
         self.core.merges = can_swap(backend)
         self.regenerate_grace = regenerate_grace
+        self.core.user_index, self.core.refresh_user_index = user_indexing(backend)
+
+    def user_sessions(self, user_id: str) -> list[str]:
+        """The IDs of ``user_id``'s live sessions, sorted: a device list (S-10.12).
+
+        Expired and deleted sessions are not listed. ``ConfigurationError``
+        if the backend keeps no user index (see ``UserIndexBackend``).
+        """
+        return run_plan(user_sessions_plan(self.core, user_id), self._perform)
+
+    def revoke_user(self, user_id: str, *, keep: str | Session | None = None) -> int:
+        """End every session of ``user_id`` but ``keep``; return how many ended (S-10.13).
+
+        "Log out everywhere" (``keep=None``) or "log out my other devices"
+        (``keep=session``). The records are deleted, so each browser loads
+        a fresh session (``load_error`` is ``SessionNotFoundError``) and a
+        request already holding one cannot save it back (S-10.5). Each
+        ended session is a ``deleted`` event.
+        """
+        return run_plan(revoke_plan(self.core, user_id, keep), self._perform)
 
 
 class AsyncServerSideStore(AsyncDriver[ServerSideCore]):
@@ -307,6 +329,15 @@ class AsyncServerSideStore(AsyncDriver[ServerSideCore]):
         require_swap(backend, idle_timeout)
         self.core.merges = can_swap(backend)
         self.regenerate_grace = regenerate_grace
+        self.core.user_index, self.core.refresh_user_index = user_indexing(backend)
+
+    async def user_sessions(self, user_id: str) -> list[str]:
+        """The async twin of :meth:`ServerSideStore.user_sessions` (S-10.12)."""
+        return await arun_plan(user_sessions_plan(self.core, user_id), self._perform)
+
+    async def revoke_user(self, user_id: str, *, keep: str | Session | None = None) -> int:
+        """The async twin of :meth:`ServerSideStore.revoke_user` (S-10.13)."""
+        return await arun_plan(revoke_plan(self.core, user_id, keep), self._perform)
 
 
 def require_swap(backend: object, idle_timeout: int) -> None:

@@ -47,7 +47,7 @@ MAX_AGE_KEY = "_sessionspec.max_age"
 CREATED_AT_KEY = "_sessionspec.created_at"
 #: When a request last used the session, Unix seconds (S-9.23).
 USED_AT_KEY = "_sessionspec.used_at"
-#: Whose session it is (``session.user_id``, S-10.13).
+#: Whose session it is (``session.user_id``, S-10.11).
 USER_ID_KEY = "_sessionspec.user_id"
 
 

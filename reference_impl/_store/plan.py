@@ -96,7 +96,7 @@ class Delete:
 
 @dataclass(frozen=True, slots=True)
 class IndexUser:
-    """List ``session_id`` under ``user_id`` until ``expires_at`` (S-10.13); no result."""
+    """List ``session_id`` under ``user_id`` until ``expires_at`` (S-10.11); no result."""
 
     session_id: str
     user_id: str
@@ -106,7 +106,7 @@ class IndexUser:
 
 @dataclass(frozen=True, slots=True)
 class UnindexUser:
-    """Take ``session_id`` off ``user_id``'s list (S-10.13); no result."""
+    """Take ``session_id`` off ``user_id``'s list (S-10.11); no result."""
 
     session_id: str
     user_id: str

@@ -18,6 +18,7 @@ import re
 from typing import cast
 
 from reference_impl._store import plan as step
+from reference_impl._store import users
 from reference_impl._store.core import Loaded, StoreCore, values_of
 from reference_impl._store.meta import CREATED_AT_KEY, RESERVED_PREFIX, read_meta, write_meta
 from reference_impl._store.plan import Plan, Read, Record
@@ -138,6 +139,9 @@ class ServerSideCore(StoreCore):
 
     merges: bool = False
     regenerate_grace: int = 0
+    #: The backend keeps a user index (S-10.11), and every save must refresh it.
+    user_index: bool = False
+    refresh_user_index: bool = True
 
     def _load_one(self, name: str, raw: str) -> Plan[Loaded]:
         """Verify the signed ID, check its shape, then fetch and verify the record.
@@ -244,6 +248,7 @@ class ServerSideCore(StoreCore):
             if session.id:
                 if (yield from step.delete(session.id)):
                     self.emit("deleted", name, session.id)
+                yield from users.leave(self, session)
                 session.id = ""
             session.clear_regenerate_request()
             session.mark_unmodified()
@@ -256,6 +261,7 @@ class ServerSideCore(StoreCore):
         payload = write_meta(session, self.options, self.lifetimes, int(now))
         data = encode_multi(name, payload, self.codecs)
         expires_at, ttl = self._expiry(session, now)
+        yield from users.before_write(self, session, expires_at, ttl)
         if session.id and not session.regenerate_requested:
             if self.merges and isinstance(loaded, str):
                 data = yield from self._merge_plan(session, loaded, payload, data, expires_at, ttl)
@@ -275,6 +281,7 @@ class ServerSideCore(StoreCore):
                 self.emit("regenerated", name, session_id, previous_id=session.id)
             else:
                 self.emit("created", name, session_id)
+        yield from users.after_write(self, session, session.id, session_id, expires_at, ttl)
         cookie_value = encode_multi(name, session_id, self.codecs)
         session.id = session_id
         self.stamp(session, int(now), data)
@@ -304,6 +311,7 @@ class ServerSideCore(StoreCore):
             session.name, write_meta(session, self.options, self.lifetimes, int(now)), self.codecs
         )
         expires_at, ttl = self._expiry(session, now)
+        yield from users.before_write(self, session, expires_at, ttl)
         if not (yield from step.swap(session.id, loaded, data, expires_at, ttl)):
             return False
         self.stamp(session, int(now), data)

@@ -87,6 +87,16 @@ class Queries:
             .values(data=sa.bindparam("data"), expires_at=sa.bindparam("exp"))
         )
         self._delete = sa.delete(table).where(c.id == sid)
+        # The user index is the row's own user_id column (S-10.11), so it can
+        # never disagree with the row's deadline or outlive the row.
+        user: sa.BindParameter[str] = sa.bindparam("user", type_=sa.String)
+        self._index_user = sa.update(table).where(c.id == sid).values(user_id=user)
+        self._unindex_user = (
+            sa.update(table).where(c.id == sid, c.user_id == user).values(user_id=None)
+        )
+        self._user_sessions = sa.select(c.id).where(
+            c.user_id == user, sa.or_(c.expires_at.is_(None), c.expires_at >= sa.bindparam("now"))
+        )
         now: sa.BindParameter[float] = sa.bindparam("now")
         self._expired_ids = sa.select(c.id).where(c.expires_at < now).limit(sa.bindparam("batch"))
         self._purge_ids = sa.delete(table).where(
@@ -122,6 +132,17 @@ class Queries:
         closed with ``SessionInterruptedError``, never creating a second one.
         """
         return connection.execute(self._delete, {"sid": sid}).rowcount > 0
+
+    def index_user(self, connection: Connection, sid: str, user: str) -> None:
+        connection.execute(self._index_user, {"sid": sid, "user": user})
+
+    def unindex_user(self, connection: Connection, sid: str, user: str) -> None:
+        connection.execute(self._unindex_user, {"sid": sid, "user": user})
+
+    def user_sessions(self, connection: Connection, user: str, now: float) -> list[str]:
+        """The IDs of ``user``'s rows not past their deadline (the ``user_id`` index)."""
+        rows = connection.execute(self._user_sessions, {"user": user, "now": now}).scalars()
+        return [str(sid) for sid in rows]
 
     def purge(self, connection: Connection, now: float, batch: int) -> int:
         """Delete up to ``batch`` rows past their deadline; count them.

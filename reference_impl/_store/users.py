@@ -1,4 +1,4 @@
-"""Sessions know their user: the user index kept beside the records (S-10.13..S-10.15).
+"""Sessions know their user: the user index kept beside the records (S-10.11..S-10.13).
 
 ``session.user_id`` is written into the record (``_sessionspec.user_id``,
 ``reference_impl._store.meta``) and, on backends with a user index

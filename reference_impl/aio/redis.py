@@ -28,11 +28,14 @@ from reference_impl._store.drivers import AsyncServerSideStore
 from reference_impl._store.plan import Record
 from reference_impl.redis import (
     _BACKOFF,
+    _INDEX_USER_SCRIPT,
     _PURGE_SCRIPT,
     _SWAP_SCRIPT,
+    _USER_SESSIONS_SCRIPT,
     DEFAULT_URL,
     _as_store_error,
     _durable_delete,
+    _ids,
     _pool_settings,
     _RedisKeys,
     _sentinel_settings,
@@ -90,6 +93,24 @@ class _AsyncRedisBackend(_RedisKeys):
         with _as_store_error("touch a session (EVAL)"):
             done: object = await self.client.eval(_SWAP_SCRIPT, 1, key, *args)
         return bool(done)
+
+    async def index_user(
+        self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
+    ) -> None:
+        key, *args = self.index_args(session_id, user_id, expires_at, ttl)
+        with _as_store_error("index a user's session (EVAL)"):
+            await self.client.eval(_INDEX_USER_SCRIPT, 1, key, *args)
+
+    async def unindex_user(self, session_id: str, user_id: str) -> None:
+        with _as_store_error("unindex a user's session (ZREM)"):
+            await self.client.zrem(self.user_key(user_id), session_id)
+
+    async def user_sessions(self, user_id: str, now: float) -> list[str]:
+        with _as_store_error("list a user's sessions (EVAL)"):
+            found: object = await self.client.eval(
+                _USER_SESSIONS_SCRIPT, 1, self.user_key(user_id), repr(float(now))
+            )
+        return _ids(found)
 
     async def _set(self, command: _SetCommand) -> bool:
         with _as_store_error("write a session (SET)"):

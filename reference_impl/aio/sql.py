@@ -290,6 +290,20 @@ class _AsyncSQLBackend:
             "touch a session", self.queries.swap, session_id, expected, data, expires_at
         )
 
+    #: The user index is a column of the row itself: no refresh on every save.
+    refresh_user_index = False
+
+    async def index_user(
+        self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
+    ) -> None:
+        await self._run("index a user's session", self.queries.index_user, session_id, user_id)
+
+    async def unindex_user(self, session_id: str, user_id: str) -> None:
+        await self._run("unindex a user's session", self.queries.unindex_user, session_id, user_id)
+
+    async def user_sessions(self, user_id: str, now: float) -> list[str]:
+        return await self._run("list a user's sessions", self.queries.user_sessions, user_id, now)
+
     async def purge_expired(self, batch_size: int = PURGE_BATCH) -> int:
         check_batch_size(batch_size)
         now, total = self._clock(), 0

@@ -70,8 +70,8 @@ class _Stores:
         tables = {store.table.name for store in self.made}
         for store in self.made:
             store.close()
-        if self.url.startswith("sqlite"):
-            return  # the file lives in tmp_path
+        if not self.made or self.url.startswith("sqlite"):
+            return  # nothing made, or the file lives in tmp_path
         engine = sa.create_engine(self.url)
         try:
             with engine.begin() as connection:
@@ -88,7 +88,9 @@ class _SQLConformance(StoreConformance[SQLStore]):
     url: str
 
     @pytest.fixture(autouse=True)
-    def _stores(self) -> Iterator[None]:
+    def _open_stores(self) -> Iterator[None]:
+        # Named to sort before the suite's ``_server_side_only``: pytest runs a
+        # class's autouse fixtures by name, and that one may already build a store.
         self.stores = _Stores("")
         yield
         self.stores.close()
