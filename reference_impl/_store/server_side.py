@@ -20,7 +20,13 @@ from typing import cast
 from reference_impl._store import plan as step
 from reference_impl._store import users
 from reference_impl._store.core import Loaded, StoreCore, values_of
-from reference_impl._store.meta import CREATED_AT_KEY, RESERVED_PREFIX, read_meta, write_meta
+from reference_impl._store.meta import (
+    CREATED_AT_KEY,
+    RESERVED_PREFIX,
+    USER_ID_KEY,
+    read_meta,
+    write_meta,
+)
 from reference_impl._store.plan import Plan, Read, Record
 from reference_impl.securecookie import decode_multi, encode_multi
 from spec import Cookie, Request, ResponseWriter, Session, SessionKey, SessionValue
@@ -80,6 +86,8 @@ def merge_payload(
     current: dict[SessionKey, SessionValue],
     own: dict[SessionKey, SessionValue],
     values: dict[SessionKey, SessionValue],
+    *,
+    keep_user: bool = False,
 ) -> dict[SessionKey, SessionValue]:
     """This request's changes applied onto the record as it is now (S-10.20).
 
@@ -89,7 +97,10 @@ def merge_payload(
     key keeps the stored value, so a concurrent request's change survives.
     Reserved keys (the session's own ``max_age``, last use) are this
     request's, except ``created_at``, which stays the stored one: a session
-    is as old as its record, whoever saves it.
+    is as old as its record, whoever saves it. With ``keep_user`` (the
+    request did not change ``session.user_id``) the stored user stays too:
+    a request loaded before a concurrent logout must not log the session
+    back in with its stale copy (S-10.11).
     """
     if not isinstance(values, TrackedDict) or values.replaced:
         merged = {k: v for k, v in own.items()}
@@ -103,6 +114,10 @@ def merge_payload(
         merged.update((k, v) for k, v in own.items() if _reserved(k))
     if CREATED_AT_KEY in current and CREATED_AT_KEY in merged:
         merged[CREATED_AT_KEY] = current[CREATED_AT_KEY]
+    if keep_user:
+        merged.pop(USER_ID_KEY, None)
+        if USER_ID_KEY in current:
+            merged[USER_ID_KEY] = current[USER_ID_KEY]
     return merged
 
 
@@ -344,7 +359,7 @@ class ServerSideCore(StoreCore):
             if (yield from step.swap(session_id, expected, data, expires_at, ttl)):
                 if expected is not loaded:
                     merged = values_of(decode_multi(name, data, self.codecs))
-                    read_meta(merged, self.options)
+                    session.__dict__["user_id"] = read_meta(merged, self.options).user_id
                     dict.clear(session.values)
                     dict.update(session.values, merged)
                 return data
@@ -364,7 +379,9 @@ class ServerSideCore(StoreCore):
                 ) from exc
             if MOVED_TO_KEY in current:
                 raise SessionInterruptedError(name)  # regenerated elsewhere: read-only now
-            data = encode_multi(name, merge_payload(current, payload, session.values), self.codecs)
+            keep_user = not users.user_changed(session)
+            merged_payload = merge_payload(current, payload, session.values, keep_user=keep_user)
+            data = encode_multi(name, merged_payload, self.codecs)
         raise StoreError(
             f"session {name!r} was changed by other requests {MERGE_ATTEMPTS} times while this "
             "save merged into it; nothing was written. Retry the request",

@@ -33,6 +33,7 @@ __all__ = [
     "before_write",
     "leave",
     "revoke_plan",
+    "user_changed",
     "user_sessions_plan",
 ]
 
@@ -55,6 +56,11 @@ def _stored_user(session: Session) -> str | None:
     private = session.__pydantic_private__
     value = private.get("_stored_user") if private is not None else None
     return value if isinstance(value, str) else None
+
+
+def user_changed(session: Session) -> bool:
+    """Whether this request changed ``session.user_id`` since it was loaded or saved."""
+    return session.user_id != _stored_user(session)
 
 
 def before_write(
@@ -96,7 +102,12 @@ def after_write(
                 raise
         if old_id and stored:
             yield UnindexUser(old_id, stored)
-    elif stored and stored != user:
+        return
+    if user and user != stored:
+        # Listed before the write already, unless a merge found the record
+        # moved to another user meanwhile (session.user_id now says so).
+        yield IndexUser(old_id, user, expires_at, ttl)
+    if stored and stored != user:
         yield UnindexUser(old_id, stored)
 
 

@@ -226,3 +226,37 @@ def test_async_store_without_the_index_says_so() -> None:
     store = AsyncServerSideStore(InlineBackend(DictBackend()), HASH, BLOCK)
     with pytest.raises(ConfigurationError, match="UserIndexBackend"):
         asyncio.run(store.user_sessions("alice"))
+
+
+@pytest.mark.parametrize("kind", ["memory", "filesystem", "sqlite"])
+def test_a_concurrent_save_does_not_undo_a_user_change(kind: str, tmp_path: Path) -> None:
+    """Ensure a merge keeps the stored user_id unless the saving request changed it (S-10.11).
+
+    Request A clears the user (a logout that keeps the cart); request B,
+    loaded before, saves a cart change afterwards. B's stale ``user_id``
+    must not log the session back in: the user is merged like a value,
+    and the index agrees with the record.
+    """
+    store: ServerSideStore
+    if kind == "memory":
+        store = MemoryStore(HASH, BLOCK)
+    elif kind == "filesystem":
+        store = FilesystemStore(tmp_path, HASH, BLOCK)
+    else:
+        from reference_impl.sql import SQLStore
+
+        store = SQLStore(HASH, BLOCK, url=f"sqlite:///{tmp_path}/users.db")
+    browser = Browser()
+    session = login(store, browser, "alice")
+    request_a, response_a = browser.request(), RecordingResponse()
+    request_b, response_b = browser.request(), RecordingResponse()
+    a = store.get(request_a, "app")
+    b = store.get(request_b, "app")
+    a.user_id = None
+    a.save(request_a, response_a)
+    b.values["cart"] = 3
+    b.save(request_b, response_b)
+    loaded = browser.load(store)
+    assert loaded.values == {"cart": 3}
+    assert loaded.user_id is None, "a stale save logged the session back in"
+    assert store.user_sessions("alice") == [], f"{session.id} is still listed under alice"
