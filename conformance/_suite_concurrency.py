@@ -111,7 +111,7 @@ class ConcurrencyClauses(StoreBase[S]):
 
     @since("1.1")
     def test_s10_20_a_merge_never_resurrects(self, store: S) -> None:
-        """Ensure a save merging into a session deleted meanwhile is refused (S-10.20, S-10.5)."""
+        """Ensure a merge into a session deleted meanwhile is refused, as in S-10.5 (S-10.20)."""
         self.require("merges_concurrent_saves", "S-10.20")
         browser = Browser()
         browser.visit(store, user="alice")

@@ -97,7 +97,9 @@ class Session(ValidatedModel):
             check_user_id(value)  # a typed error, before pydantic wraps it
         super().__setattr__(name, value)
         if name == "values":
-            self.__dict__["values"] = TrackedDict(self.__dict__["values"])
+            values: TrackedDict[SessionKey, SessionValue] = TrackedDict(self.__dict__["values"])
+            values.replaced = True  # the request stated the whole mapping (S-10.20)
+            self.__dict__["values"] = values
             self._modified = True
         elif name in ("options", "user_id"):
             self._modified = True
@@ -142,15 +144,24 @@ class Session(ValidatedModel):
         return modified or (isinstance(values, TrackedDict) and values.changed)
 
     def mark_modified(self) -> None:
-        """Record a change the session cannot see (an in-place edit of a stored list)."""
+        """Record a change the session cannot see (an in-place edit of a stored list).
+
+        The session cannot tell which value was edited, so at the next save
+        every key it holds counts as set: where a server-side store merges
+        concurrent saves (S-10.20), this request's view of each of its keys
+        wins, while keys another request added meanwhile are kept.
+        """
         self._modified = True
+        values = self.__dict__["values"]
+        if isinstance(values, TrackedDict):
+            values.all_set = True
 
     def mark_unmodified(self) -> None:
         """Record that the session matches what is stored (called after load and save)."""
         _set_private(self, "_modified", False)
         values = self.__dict__["values"]
         if isinstance(values, TrackedDict):
-            values.changed = False
+            values.reset()
 
     @field_validator("user_id")
     @classmethod
@@ -223,7 +234,7 @@ class Session(ValidatedModel):
             private["_modified"] = False
         values = self.__dict__["values"]
         if isinstance(values, TrackedDict):
-            values.changed = False
+            values.reset()
 
     def bind(self, store: Store | AsyncStore) -> None:
         """Record the store this session belongs to (called by stores and the registry)."""
@@ -262,7 +273,10 @@ class Session(ValidatedModel):
             self.values[key] = [value]
         elif isinstance(current, list):
             current.append(value)
-            self._modified = True
+            if isinstance(self.values, TrackedDict):
+                self.values.mark_set(key)  # the list changed in place: its key was set
+            else:
+                self._modified = True
         else:
             raise TypeError(_not_a_flash_list(key, current))
 
