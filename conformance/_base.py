@@ -59,7 +59,7 @@ def id_sample_size(capabilities: Capabilities | None = None) -> int:
 
 
 #: Fresh IDs drawn for S-10.1 under the profile active at import
-#: (``$SESSIONSPEC_HYPOTHESIS_PROFILE``: dev 1,000, ci 2,000, thorough 10,000).
+#: (``$SESSIONSPEC_HYPOTHESIS_PROFILE``: dev 256, ci 2,000, thorough 10,000).
 #: Call :func:`id_sample_size` to follow a profile chosen later.
 try:
     ID_SAMPLE_SIZE = id_sample_size()

@@ -50,7 +50,7 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "dev": Profile("dev", 12, 10, 20, 500, derandomize=False),
+    "dev": Profile("dev", 10, 8, 20, 256, derandomize=False),
     "ci": Profile("ci", 25, 30, 25, 2_000, derandomize=True),
     "thorough": Profile("thorough", 300, 300, 50, 10_000, derandomize=False),
 }

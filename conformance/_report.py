@@ -410,6 +410,23 @@ def _levels(
     return reached, blockers
 
 
+def _hypothesis_storage(scratch: str) -> str:
+    """Where Hypothesis keeps its files: a per-user cache, never the working directory.
+
+    Hypothesis caches its Unicode tables there (seconds of CPU to rebuild on
+    every run) and, outside the ``ci`` profile, the failing examples it
+    replays first next time. Without a writable cache, the run's scratch
+    directory (thrown away with it).
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = Path(base) / "sessionspec" / "hypothesis"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return str(Path(scratch) / ".hypothesis")
+    return str(path) if os.access(path, os.W_OK) else str(Path(scratch) / ".hypothesis")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m conformance",
@@ -490,9 +507,10 @@ def main(argv: list[str]) -> int:
         module.write_text("\n".join(lines) + "\n")
         # Stores that need scratch space take it from tempfile: keep it in here.
         previous_tempdir, tempfile.tempdir = tempfile.tempdir, tmp
-        # ...and so does Hypothesis, instead of the caller's working directory.
+        # Hypothesis keeps its files in a per-user cache (or the one the caller
+        # names), never in the caller's working directory.
         previous_storage = os.environ.get(_HYPOTHESIS_DIR)
-        os.environ[_HYPOTHESIS_DIR] = str(Path(tmp) / ".hypothesis")
+        os.environ[_HYPOTHESIS_DIR] = previous_storage or _hypothesis_storage(tmp)
         pytest_args = [
             str(module),
             "-p",

@@ -46,11 +46,11 @@ def test_builtin_stores_pass_with_a_row_per_clause(tmp_path: Path) -> None:
 
 
 def test_a_broken_factory_fails_on_its_clause(tmp_path: Path) -> None:
-    """A factory that resurrects deleted sessions makes the report fail on S-10.5."""
+    """A factory whose delete claims records it did not remove fails the report on S-10.5."""
     (tmp_path / "broken_factory.py").write_text(
-        "from tests._broken_stores import ResurrectsAfterDelete\n"
+        "from tests._broken_stores import DeleteClaimsEverything\n"
         "def factory(clock, *keys):\n"
-        "    return ResurrectsAfterDelete(clock, *keys)\n"
+        "    return DeleteClaimsEverything(clock, *keys)\n"
         "factory.capabilities = {'server_side': True, 'id_sample_size': 200}\n"
     )
     env_path = f"{tmp_path}{os.pathsep}{ROOT}"
@@ -67,7 +67,7 @@ def test_a_broken_factory_fails_on_its_clause(tmp_path: Path) -> None:
     row = next(line for line in result.stdout.splitlines() if line.startswith("S-10.5 "))
     assert row.split()[-1] == "FAIL"
     assert "FAIL:" in result.stdout
-    assert "test_s10_5_no_resurrection_after_delete" in result.stdout
+    assert "test_s10_5_regenerate_after_logout_is_refused" in result.stdout
 
 
 def test_unloadable_factory_is_a_usage_error(tmp_path: Path) -> None:
