@@ -10,10 +10,17 @@ Write one test class::
         def make_store(self, clock):
             return MyStore(KEY, clock=clock)
 
-and run pytest. Every test names the clause it checks; clauses whose
-capability is not declared skip with a reason naming it. No conftest and no
-pytest plugin are involved. ``python -m conformance`` prints a per-clause
-report. Requires the ``sessionspec[conformance]`` extra (pytest, hypothesis).
+and run pytest. Every test names the clause it checks; a clause that cannot
+run skips with a reason that says which hook or declaration to add. What
+the suite can observe (server-side, ``purge_expired``) it checks instead of
+trusting the declaration. Every store the hooks make is closed after its
+test (``close_store``, by default the store's ``close()``/``aclose()``). No
+conftest and no pytest plugin are involved. ``python -m conformance``
+prints a per-clause report ending with the conformance level each store
+reached (``--level`` makes it the exit status; ``--help`` gives the factory
+protocol); ``$SESSIONSPEC_HYPOTHESIS_PROFILE`` (``dev``, ``ci``,
+``thorough``) sets how hard it searches. Requires the
+``sessionspec[conformance]`` extra (pytest, hypothesis).
 
 Async stores (:class:`spec.AsyncStore`) are proved by the same class and the
 same clauses: let ``make_store`` (and ``make_store_with_keys``) return the
