@@ -32,9 +32,17 @@ if getattr(_spec, "__sessionspec__", None) is not True:
 __sessionspec__ = True  # marker: this package is sessionspec's (spec/_distribution.py)
 
 from reference_impl._store.backend import RecordBackend as RecordBackend
+from reference_impl._store.backend import UserIndexBackend as UserIndexBackend
 from reference_impl._store.drivers import ServerSideStore as ServerSideStore
 from reference_impl.cookie_store import CookieStore as CookieStore
 from reference_impl.filesystem import FilesystemStore as FilesystemStore
 from reference_impl.memory import MemoryStore as MemoryStore
 
-__all__ = ["CookieStore", "FilesystemStore", "MemoryStore", "RecordBackend", "ServerSideStore"]
+__all__ = [
+    "CookieStore",
+    "FilesystemStore",
+    "MemoryStore",
+    "RecordBackend",
+    "ServerSideStore",
+    "UserIndexBackend",
+]

@@ -21,6 +21,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from reference_impl._store.backend import AsyncRecordBackend as AsyncRecordBackend
+from reference_impl._store.backend import AsyncUserIndexBackend as AsyncUserIndexBackend
 from reference_impl._store.drivers import AsyncServerSideStore as AsyncServerSideStore
 from reference_impl.aio.cookie_store import AsyncCookieStore as AsyncCookieStore
 from reference_impl.aio.filesystem import AsyncFilesystemStore as AsyncFilesystemStore
@@ -51,6 +52,7 @@ __all__ = [
     "AsyncRedisStore",
     "AsyncSQLStore",
     "AsyncServerSideStore",
+    "AsyncUserIndexBackend",
 ]
 
 _LAZY = {
