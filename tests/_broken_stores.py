@@ -10,6 +10,7 @@ import base64
 import itertools
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -22,6 +23,12 @@ from spec import Clock, Cookie, ManualClock, Request, ResponseWriter, Session
 from spec.errors import DecodeError
 
 HASH, BLOCK = b"t" * 32, b"u" * 32
+
+#: Stores below swap a function of the shared core for one save. Threaded
+#: clauses (S-10.6) save from several threads at once: without this lock one
+#: thread could take another's replacement for the original and "restore" it,
+#: leaving the replacement in place for every store that runs afterwards.
+PATCH_LOCK = threading.RLock()
 
 
 class BrokenCookie(CookieStore):
@@ -226,9 +233,20 @@ class _UpsertBackend(_MemoryBackend):
             self._put(session_id, data, expires_at)
         return True
 
+    def swap(
+        self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
+    ) -> bool:
+        # Its compare-and-set treats a missing record as a match: the same upsert.
+        with self._lock:
+            record = self._records.get(session_id)
+            if record is not None and record[0] != expected:
+                return False
+            self._put(session_id, data, expires_at)
+        return True
+
 
 class ResurrectsAfterDelete(BrokenMemory):
-    """Its update is an upsert, so a save after logout brings the session back (S-10.5)."""
+    """Its update and its compare-and-set upsert, so a save after logout revives it (S-10.5)."""
 
     backend_class = _UpsertBackend
 
@@ -273,14 +291,15 @@ class PredictableIDs(BrokenMemory):
     counter: ClassVar[itertools.count[int]] = itertools.count()
 
     def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
-        real = _server_side.new_session_id
-        _server_side.new_session_id = lambda: f"{next(self.counter):052d}".translate(
-            str.maketrans("0123456789", "ABCDEFGHIJ")
-        )
-        try:
-            super().save(request, response, session)
-        finally:
-            _server_side.new_session_id = real
+        with PATCH_LOCK:
+            real = _server_side.new_session_id
+            _server_side.new_session_id = lambda: f"{next(self.counter):052d}".translate(
+                str.maketrans("0123456789", "ABCDEFGHIJ")
+            )
+            try:
+                super().save(request, response, session)
+            finally:
+                _server_side.new_session_id = real
 
 
 class _OverwritingBackend(_MemoryBackend):
@@ -296,12 +315,13 @@ class OverwritesOnCreate(BrokenMemory):
     backend_class = _OverwritingBackend
 
     def save(self, request: Request, response: ResponseWriter, session: Session) -> None:
-        real = _server_side.new_session_id
-        _server_side.new_session_id = lambda: "Q" * 52
-        try:
-            super().save(request, response, session)
-        finally:
-            _server_side.new_session_id = real
+        with PATCH_LOCK:
+            real = _server_side.new_session_id
+            _server_side.new_session_id = lambda: "Q" * 52
+            try:
+                super().save(request, response, session)
+            finally:
+                _server_side.new_session_id = real
 
 
 class ReusesCookieID(BrokenMemory):

@@ -40,6 +40,7 @@ from reference_impl.serializers import GobSerializer, JSONSerializer
 from spec import Clock, Cookie, Request, ResponseWriter, Session
 from spec.errors import DecodeError, StoreError, ValueTooLongError
 from spec.http import RecordingResponse
+from tests._broken_stores import PATCH_LOCK
 
 HASH, BLOCK = b"t" * 32, b"u" * 32
 LIMIT = 4096
@@ -143,13 +144,19 @@ class _Cookies:
 
 @contextmanager
 def _patched(module: object, name: str, replacement: object) -> Iterator[None]:
-    """Swap one function of the store's own core (the author forked it)."""
-    original = getattr(module, name)
-    setattr(module, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(module, name, original)
+    """Swap one function of the store's own core (the author forked it), one thread at a time.
+
+    The lock (shared with ``tests/_broken_stores.py``) keeps a threaded
+    clause from "restoring" another thread's replacement, which would leak
+    it into every store that runs afterwards.
+    """
+    with PATCH_LOCK:
+        original = getattr(module, name)
+        setattr(module, name, replacement)
+        try:
+            yield
+        finally:
+            setattr(module, name, original)
 
 
 def _b32(raw: bytes) -> str:

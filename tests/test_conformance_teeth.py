@@ -116,12 +116,12 @@ def _outcomes(pytester: pytest.Pytester) -> dict[str, Outcome]:
         return _OUTCOMES
     source = HEADER
     selected = []
+    for store, caps in CORRECT:  # first: nothing a broken store did can reach them
+        source += TEMPLATE.format(module=store.__module__, name=store.__name__, caps=caps)
+        selected.append(f"Test{store.__name__}_Case")
     for store, prefix, caps in CASES:
         source += TEMPLATE.format(module=store.__module__, name=store.__name__, caps=caps)
         selected.append(f"(Test{store.__name__}_Case and {prefix})")
-    for store, caps in CORRECT:
-        source += TEMPLATE.format(module=store.__module__, name=store.__name__, caps=caps)
-        selected.append(f"Test{store.__name__}_Case")
     pytester.makepyfile(test_teeth_all=source)
     recorder = pytester.inline_run("-p", "no:cacheprovider", "-q", "-k", " or ".join(selected))
     for report in recorder.getreports("pytest_runtest_logreport"):
