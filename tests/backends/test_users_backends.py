@@ -31,9 +31,9 @@ from reference_impl.aio.sql import AsyncSQLStore
 from reference_impl.redis import RedisStore
 from reference_impl.sql import SQLStore, session_table
 from spec import ManualClock
-from spec.errors import SessionInterruptedError, StoreError
+from spec.errors import ConfigurationError, SessionInterruptedError, StoreError
 from spec.http import RecordingResponse
-from tests.backends import _mariadb_server, _postgres_server, _redis_server
+from tests.backends import _mariadb_server, _memcached_server, _postgres_server, _redis_server
 from tests.backends._redis_server import RedisCluster3
 from tests.stores._support import BLOCK, HASH
 
@@ -317,3 +317,29 @@ def test_async_sql_lists_and_revokes(sql_url: str) -> None:
         _drop(engine, name)
     finally:
         engine.dispose()
+
+
+# Memcached ---------------------------------------------------------------------
+
+memcached_server = _memcached_server.memcached_server
+
+
+def test_memcached_keeps_the_user_but_says_it_cannot_list(
+    memcached_server: _memcached_server.MemcachedServer,
+) -> None:
+    """Ensure Memcached, which cannot list keys, stores user_id and refuses the index calls
+    with a message naming what is missing (S-10.11)."""
+    pytest.importorskip("pymemcache", reason="the 'memcached' extra is not installed")
+    from reference_impl.memcached import MemcachedStore
+
+    store = MemcachedStore(HASH, BLOCK, servers=[memcached_server.address], prefix=_prefix())
+    try:
+        browser = Browser()
+        login(store, browser, "alice")
+        assert browser.load(store).user_id == "alice"
+        with pytest.raises(ConfigurationError, match="keeps no user index"):
+            store.user_sessions("alice")
+        with pytest.raises(ConfigurationError, match="UserIndexBackend"):
+            store.revoke_user("alice")
+    finally:
+        store.close()

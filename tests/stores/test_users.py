@@ -260,3 +260,32 @@ def test_a_concurrent_save_does_not_undo_a_user_change(kind: str, tmp_path: Path
     assert loaded.values == {"cart": 3}
     assert loaded.user_id is None, "a stale save logged the session back in"
     assert store.user_sessions("alice") == [], f"{session.id} is still listed under alice"
+
+
+def test_a_touch_moves_the_index_deadline_too() -> None:
+    """Ensure a session kept alive by read-only requests (touches) stays listed (S-10.12)."""
+    clock = ManualClock()
+    store = MemoryStore(HASH, BLOCK, clock=clock, idle_timeout=600)
+    browser = Browser()
+    session = login(store, browser, "alice")
+    for _ in range(4):  # read-only visits, each touching the record
+        clock.advance(400)
+        request, response = browser.request(), RecordingResponse()
+        loaded = store.get(request, "app")
+        assert loaded.load_error is None
+        assert store.touch(request, response, loaded)
+        browser.receive(response)
+    assert store.user_sessions("alice") == [session.id]
+
+
+def test_regenerate_with_a_grace_period_lists_only_the_new_id() -> None:
+    """Ensure the forwarding record a grace period leaves is not a listed session (S-10.12)."""
+    store = MemoryStore(HASH, BLOCK)
+    store.regenerate_grace = 5
+    browser = Browser()
+    first = login(store, browser, "alice")
+    second = login(store, browser, "alice")
+    assert second.id != first.id
+    assert store.user_sessions("alice") == [second.id]
+    assert store.revoke_user("alice") == 1
+    assert browser.load(store).is_new
