@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conformance._base import S, StoreBase
+from conformance._base import S, StoreBase, since
 from conformance._browser import Browser
 from spec import ManualClock, Session, SessionEvent
 from spec.errors import ConfigurationError, SessionInterruptedError, SessionNotFoundError
@@ -53,6 +53,7 @@ class UserClauses(StoreBase[S]):
 
     # S-10.11 -----------------------------------------------------------------
 
+    @since("1.1")
     def test_s10_11_user_id_is_stored_with_the_session(self, store: S) -> None:
         """Ensure user_id survives loads, later saves and regenerate_id, and logout clears it
         (S-10.11)."""
@@ -77,6 +78,7 @@ class UserClauses(StoreBase[S]):
         browser.receive(response)
         assert browser.load(store).user_id is None, "clearing user_id must be stored too"
 
+    @since("1.1")
     def test_s10_11_user_id_is_validated(self) -> None:
         """Ensure a user_id that could address another key or path is refused (S-10.11)."""
         session = Session(name="app")
@@ -91,6 +93,7 @@ class UserClauses(StoreBase[S]):
 
     # S-10.12 -----------------------------------------------------------------
 
+    @since("1.1")
     def test_s10_12_user_sessions_lists_exactly_the_live_sessions(self, store: S) -> None:
         """Ensure user_sessions lists a user's live sessions and nothing else (S-10.12).
 
@@ -116,6 +119,7 @@ class UserClauses(StoreBase[S]):
         assert anyone.user_sessions("carol") == [a3.id]
         assert anyone.user_sessions("bob") == [b1.id]
 
+    @since("1.1")
     def test_s10_12_expired_sessions_are_not_listed(self, store: S, clock: ManualClock) -> None:
         """Ensure a session past its deadline is not listed, a fresher one is (S-10.12)."""
         anyone: Any = store
@@ -129,6 +133,7 @@ class UserClauses(StoreBase[S]):
             "an expired session was listed: user_sessions lists live sessions only"
         )
 
+    @since("1.1")
     def test_s10_12_a_session_kept_alive_stays_listed(self, store: S, clock: ManualClock) -> None:
         """Ensure a session saved again and again outlives its first deadline in the list
         (S-10.12)."""
@@ -143,6 +148,7 @@ class UserClauses(StoreBase[S]):
             "(or its deadline moved) whenever the record's deadline moves"
         )
 
+    @since("1.1")
     def test_s10_12_invalid_user_id_is_refused(self, store: S) -> None:
         """Ensure user_sessions refuses a user_id that is not one (S-10.12)."""
         anyone: Any = store
@@ -151,6 +157,7 @@ class UserClauses(StoreBase[S]):
 
     # S-10.13 -----------------------------------------------------------------
 
+    @since("1.1")
     def test_s10_13_revoke_user_ends_every_session_and_no_other(self, store: S) -> None:
         """Ensure revoke_user ends all of alice's sessions, counts them, and spares bob's
         (S-10.13)."""
@@ -178,6 +185,7 @@ class UserClauses(StoreBase[S]):
         ), f"expected one 'deleted' event per revoked session, got {events!r}"
         assert anyone.revoke_user("alice") == 0
 
+    @since("1.1")
     def test_s10_13_revoke_user_can_keep_the_current_session(self, store: S) -> None:
         """Ensure keep= spares the current session ("log out my other devices") (S-10.13)."""
         anyone: Any = store
@@ -192,6 +200,7 @@ class UserClauses(StoreBase[S]):
         assert there.load(store).is_new and elsewhere.load(store).is_new
         assert anyone.revoke_user("alice", keep=current.id) == 0
 
+    @since("1.1")
     def test_s10_13_a_revoked_session_is_not_saved_back(self, store: S) -> None:
         """Ensure a request holding a revoked session cannot bring it back, S-10.5 (S-10.13)."""
         anyone: Any = store

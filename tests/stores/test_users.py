@@ -289,3 +289,13 @@ def test_regenerate_with_a_grace_period_lists_only_the_new_id() -> None:
     assert store.user_sessions("alice") == [second.id]
     assert store.revoke_user("alice") == 1
     assert browser.load(store).is_new
+
+
+def test_the_users_capability_set_holds_the_three_clauses() -> None:
+    """Ensure ``--with users`` requires S-10.11, S-10.12 and S-10.13, each in docs/spec.md."""
+    from conformance._levels import CAPABILITY_SETS
+
+    assert CAPABILITY_SETS["users"] == {"S-10.11", "S-10.12", "S-10.13"}
+    spec = (Path(__file__).parents[2] / "docs" / "spec.md").read_text(encoding="utf-8")
+    for clause in CAPABILITY_SETS["users"]:
+        assert f"**{clause}**" in spec
