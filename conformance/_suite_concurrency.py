@@ -26,7 +26,9 @@ from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
     consumes,
+    initialize,
     invariant,
+    multiple,
     rule,
     run_state_machine_as_test,
 )
@@ -204,11 +206,19 @@ class InterleavedRequests(RuleBasedStateMachine):
         if self.close is not None:
             self.close(self.store)
 
-    @rule(target=requests)
-    def open_request(self) -> tuple[int, SimpleRequest, Session]:
+    def _held(self) -> tuple[int, SimpleRequest, Session]:
         request, session = _open(self.browser, self.store)
         self.changes[id(session)] = {}
         return id(session), request, session
+
+    @initialize(target=requests)
+    def open_two_requests(self) -> object:
+        """Every run starts with two requests in flight: the race under test."""
+        return multiple(self._held(), self._held())
+
+    @rule(target=requests)
+    def open_request(self) -> tuple[int, SimpleRequest, Session]:
+        return self._held()
 
     @rule(held=requests, key=st.sampled_from(["a", "b", "c", "base"]), value=st.integers(0, 9))
     def set_key(self, held: tuple[int, SimpleRequest, Session], key: str, value: int) -> None:
@@ -260,6 +270,7 @@ def interleaved_machine_for(
     if close is not None:
         BoundInterleavedRequests.close = staticmethod(close)
     BoundInterleavedRequests.TestCase.settings = hypothesis_settings(
-        max_examples=profile.stateful_examples, stateful_step_count=profile.stateful_steps
+        max_examples=max(profile.stateful_examples, 25),
+        stateful_step_count=max(profile.stateful_steps, 25),
     )
     return BoundInterleavedRequests
