@@ -30,6 +30,11 @@ from typing import Any
 
 from pydantic_core import PydanticSerializationError, from_json, to_json
 
+try:  # the optional accelerator (``sessionspec[fast]``); the output bytes are the same
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised by the fallback test with orjson hidden
+    _orjson = None  # type: ignore[assignment]
+
 from reference_impl._codec.primitives import go_float, int_text
 from spec.errors import DeserializeError, SerializeError
 
@@ -49,6 +54,9 @@ _ESCAPE = re.compile(rb"\\.")  # every backslash starts a two-character escape
 _GO_1_19_ESCAPES = {b"\\b": b"\\u0008", b"\\f": b"\\u000c"}  # Python writes \b and \f
 _GO_ESCAPES = [(char.encode(), f"\\u{ord(char):04x}".encode()) for char in "&<>\u2028\u2029"]
 _JSON_SPACE = " \t\r\n"
+#: orjson reads an integer beyond 64 bits as a float, so text holding a run
+#: of this many digits is read by pydantic-core (exact big ints) instead.
+_ORJSON_DIGITS = b"0" * 19
 
 
 class _NotPlain(Exception):
@@ -66,9 +74,13 @@ def dumps(value: object) -> bytes:
         SerializeError: a value, key or string cannot be represented; nothing is returned.
     """
     try:
-        data = to_json(_sorted_copy(value))
+        if _orjson is not None:  # the same bytes (tests/reference_impl/test_json_orjson.py)
+            _check_plain(value)
+            data = _orjson.dumps(value, option=_orjson.OPT_SORT_KEYS)
+        else:
+            data = to_json(_sorted_copy(value))
     except (_NotPlain, TypeError, RecursionError, PydanticSerializationError):
-        data = _dumps_general(value)
+        data = _dumps_general(value)  # orjson's JSONEncodeError is a TypeError
     else:  # a digit run past the limit may be a too-long int: the general path checks
         if len(data) > MAX_INT_DIGITS and _LONG_DIGITS.search(data):
             data = _dumps_general(value)
@@ -82,6 +94,36 @@ def dumps(value: object) -> bytes:
 
 def _go_escape(match: re.Match[bytes]) -> bytes:
     return _GO_1_19_ESCAPES.get(match.group(), match.group())
+
+
+def _check_plain(value: Any) -> None:
+    """Raise :class:`_NotPlain` unless ``value`` is what :func:`_sorted_copy` accepts.
+
+    The same rule without the copy, for orjson, which sorts keys itself but
+    would also accept tuples, enums, UUIDs, dataclasses and str subclasses
+    that the format refuses (S-1.10) or writes differently (floats, bytes).
+    """
+    kind = type(value)
+    if kind is dict:
+        if len(value) == 1 and next(iter(value)) in _TAGS:
+            raise _NotPlain
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            kind = type(item)
+            if kind is dict or kind is list:
+                _check_plain(item)
+            elif kind not in _PLAIN_LEAVES:
+                raise _NotPlain
+    elif kind is list:
+        for item in value:
+            kind = type(item)
+            if kind is dict or kind is list:
+                _check_plain(item)
+            elif kind not in _PLAIN_LEAVES:
+                raise _NotPlain
+    elif kind not in _PLAIN_LEAVES:
+        raise _NotPlain
 
 
 def _sorted_copy(value: Any) -> Any:
@@ -290,13 +332,16 @@ def loads(data: bytes) -> object:
             does not fit a float64, an integer of more than :data:`MAX_INT_DIGITS`
             digits, NaN/Infinity, or a lone surrogate escape.
     """
+    probe = data.translate(_NUMBER_PROBE, b"+-")
     try:
-        value = from_json(data, allow_inf_nan=False)
+        if _orjson is not None and probe.find(_ORJSON_DIGITS) < 0:
+            value = _orjson.loads(data)  # JSONDecodeError is a ValueError
+        else:
+            value = from_json(data, allow_inf_nan=False)
     except ValueError:
         return _loads_general(data)
     if 0x24 in data or (0x5C in data and b"\\u0024" in data):  # '$': maybe a tag
         return _loads_general(data)
-    probe = data.translate(_NUMBER_PROBE, b"+-")
     if probe.find(b"e000") >= 0 or (len(data) > 200 and probe.find(b"0" * 200) >= 0):
         return _loads_general(data)
     return value
