@@ -255,8 +255,8 @@ def test_python_m_conformance_passes_on_mariadb(mariadb_url: str) -> None:
         timeout=600,
         check=False,
     )
+    # --level server-side: non-zero unless every server-side clause ran and passed
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "0 fail, 0 skip" in result.stdout, result.stdout[-2000:]
     assert "sql: server-side" in result.stdout and "async-sql: server-side" in result.stdout
 
 
