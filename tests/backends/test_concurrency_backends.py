@@ -186,11 +186,11 @@ def test_s10_21_async_cluster_tasks_lose_nothing(cluster: RedisCluster3) -> None
                 await store.save(request, RecordingResponse(), held)
 
         await asyncio.gather(*(work(n) for n in range(THREADS)))
-        stored = dict((await store.new(browser.request(), "app")).values)
+        stored: dict[str | int, object] = dict((await store.new(browser.request(), "app")).values)
         await client.aclose()
         return stored
 
-    stored = asyncio.run(main())
+    stored: dict[str | int, object] = asyncio.run(main())
     assert {n: stored.get(f"t{n}") for n in range(THREADS)} == {
         n: list(range(WRITES)) for n in range(THREADS)
     }
