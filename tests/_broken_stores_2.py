@@ -1082,3 +1082,60 @@ def stores(correct: bool) -> list[type]:
         and name not in ("DictStore", "KeyedCookieStore")
     ]
     return [cls for cls in found if (cls.killed_by == "") == correct]
+
+
+# Users (S-10.11 to S-10.13): a user index that lies, or a revoke that does too
+# little or too much.
+
+_USERS: dict[str, object] = {**SERVER, "users": True}
+
+
+class _UserStore(MemoryStore):
+    caps: ClassVar[dict[str, object]] = _USERS
+    killed_by: ClassVar[str] = ""
+
+    def __init__(self, clock: Clock, *keys: bytes) -> None:
+        super().__init__(*(keys or (HASH, BLOCK)), clock=clock)
+
+
+class RevokeOnlyUnlists(_UserStore):
+    """Revoking drops the index entries and leaves the records: every device stays in."""
+
+    killed_by = "test_s10_13_revoke_user_ends"
+
+    def revoke_user(self, user_id: str, *, keep: str | Session | None = None) -> int:
+        keep_id = keep.id if isinstance(keep, Session) else keep
+        ended = [sid for sid in self.user_sessions(user_id) if sid != keep_id]
+        for sid in ended:
+            self._memory.unindex_user(sid, user_id)
+        return len(ended)
+
+
+class RevokeLogsOutEveryone(_UserStore):
+    """Revoking one user deletes every record in the store: bob pays for alice."""
+
+    killed_by = "test_s10_13_revoke_user_ends"
+
+    def revoke_user(self, user_id: str, *, keep: str | Session | None = None) -> int:
+        count = len(self.user_sessions(user_id))
+        for sid in list(self._memory._records):
+            self._memory.delete(sid)
+        return count
+
+
+class RevokeIgnoresKeep(_UserStore):
+    """ "Log out my other devices" logs out this one too."""
+
+    killed_by = "test_s10_13_revoke_user_can_keep"
+
+    def revoke_user(self, user_id: str, *, keep: str | Session | None = None) -> int:
+        return super().revoke_user(user_id) - (1 if keep is not None else 0)
+
+
+class ListsExpiredSessions(_UserStore):
+    """The device list trusts the index and never looks at deadlines or records."""
+
+    killed_by = "test_s10_12_expired"
+
+    def user_sessions(self, user_id: str) -> list[str]:
+        return sorted(self._memory._users.get(user_id, {}))
