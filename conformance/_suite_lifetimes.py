@@ -140,7 +140,7 @@ class LifetimeClauses(StoreBase[S]):
 
     @since("1.1")
     def test_s9_23_touches_are_throttled(self, clock: ManualClock) -> None:
-        """Ensure a read just after a write writes nothing, one a tenth of the window later does."""
+        """Ensure touches are throttled to one per tenth of the idle window (S-9.23)."""
         store = self.timed_store(clock, "S-9.23", absolute=0, idle=IDLE)
         browser = Browser()
         browser.visit(store, user="alice")
