@@ -9,13 +9,17 @@ suite's :class:`~spec.ManualClock`: time passes only when a test says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from conformance._base import S, StoreBase, since
 from conformance._browser import Browser
-from spec import ManualClock, Session, Store, save_all
+from conformance._profiles import active_profile, hypothesis_settings
+from spec import ManualClock, Session, SessionValue, Store, save_all
 from spec.errors import AbsoluteTimeoutError, IdleTimeoutError
 from spec.http import RecordingResponse
 
@@ -189,3 +193,142 @@ class LifetimeClauses(StoreBase[S]):
         browser.visit(store, cart="full")
         save_all(reader_request, reader_response, only_modified=False)
         assert dict(browser.load(store).values) == {"cart": "full"}
+
+    # S-9.22 and S-9.23 under random sequences ------------------------------------
+
+    @since("1.1")
+    def test_s9_23_random_reads_writes_and_time_match_a_model(self) -> None:
+        """Ensure idle and absolute timeouts agree with a model under random steps (S-9.23)."""
+        hook: Any = getattr(self, "make_store_with_timeouts", None)
+        try:
+            if hook is None:
+                raise NotImplementedError
+            hook(ManualClock(), absolute_timeout=ABSOLUTE, idle_timeout=IDLE)
+        except NotImplementedError:
+            pytest.skip(_NO_HOOK.format(clause="S-9.23"))
+        made = self._made()
+
+        def timed(clock: ManualClock) -> Store:
+            store: Store = hook(clock, absolute_timeout=ABSOLUTE, idle_timeout=IDLE)
+            made.append(store)
+            return store
+
+        machine = lifetime_machine_for(timed)
+        run_state_machine_as_test(machine, settings=machine.TestCase.settings)
+
+
+class _Modelled:
+    """What the model knows of one browser's session."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, SessionValue] = {}
+        self.created: int | None = None  # None: no live session
+        self.used = 0  # the last use the store recorded
+
+
+class LifetimeMachine(RuleBasedStateMachine):
+    """Browsers that write, read and wait, against a store with both timeouts.
+
+    The model: a session is alive until ``absolute`` seconds after its first
+    save and ``idle`` seconds after the last use the store recorded. A write
+    records a use; a read records one only when a tenth of the idle window
+    has passed since the last recorded one (the throttle, S-9.23). A load of
+    a dead session must be fresh with the error of the limit it passed,
+    absolute first (S-9.22).
+    """
+
+    make: Callable[[ManualClock], Store]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock()
+        self.store = self.make(self.clock)
+        self.browsers = [Browser() for _ in range(2)]
+        self.models = [_Modelled() for _ in range(2)]
+        self.counter = 0
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+    def _expected_error(self, model: _Modelled) -> type[Exception] | None:
+        now = self._now()
+        if model.created is None:
+            return None
+        if now > model.created + ABSOLUTE:
+            return AbsoluteTimeoutError
+        if now > model.used + IDLE:
+            return IdleTimeoutError
+        return None
+
+    def _load_and_check(self, index: int) -> tuple[Session, Any, RecordingResponse]:
+        browser, model = self.browsers[index], self.models[index]
+        request, response = browser.request(), RecordingResponse()
+        session = self.store.get(request, "app")
+        error = self._expected_error(model)
+        if model.created is None:
+            assert session.is_new, "a browser with no live session loaded one"
+        elif error is not None:
+            assert session.is_new and isinstance(session.load_error, error), (
+                f"at t+{self._now() - model.created}s (last use t+{model.used - model.created}s) "
+                f"expected {error.__name__}, got is_new={session.is_new} "
+                f"load_error={session.load_error!r}"
+            )
+            model.values, model.created = {}, None
+        else:
+            assert session.load_error is None and dict(session.values) == model.values, (
+                f"at t+{self._now() - model.created}s (last use t+{model.used - model.created}s) "
+                f"a live session loaded as values={dict(session.values)!r} "
+                f"load_error={session.load_error!r}; the model holds {model.values!r}"
+            )
+        return session, request, response
+
+    @rule(index=st.integers(0, 1))
+    def write(self, index: int) -> None:
+        session, request, response = self._load_and_check(index)
+        model = self.models[index]
+        self.counter += 1
+        session["n"] = self.counter
+        save_all(request, response, only_modified=True)
+        self.browsers[index].receive(response)
+        if model.created is None:
+            model.created = self._now()
+        model.values = {**model.values, "n": self.counter}
+        model.used = self._now()
+
+    @rule(index=st.integers(0, 1))
+    def read(self, index: int) -> None:
+        _, request, response = self._load_and_check(index)
+        save_all(request, response, only_modified=True)
+        self.browsers[index].receive(response)
+        model = self.models[index]
+        if model.created is not None and self._now() - model.used >= IDLE // 10:
+            model.used = self._now()
+
+    @rule(seconds=st.sampled_from([1, IDLE // 10 - 1, IDLE // 10, IDLE // 2, IDLE, IDLE + 1]))
+    def wait(self, seconds: int) -> None:
+        self.clock.advance(seconds)
+
+    @invariant()
+    def loads_match_the_model(self) -> None:
+        for index, browser in enumerate(self.browsers):
+            model = self.models[index]
+            if model.created is None or self._expected_error(model) is not None:
+                continue  # a refusal is checked (and forgets the session) by the next rule
+            session = browser.load(self.store)
+            assert dict(session.values) == model.values, (
+                f"invariant: {dict(session.values)!r} != model {model.values!r}"
+            )
+
+
+def lifetime_machine_for(make: Callable[[ManualClock], Store]) -> type[LifetimeMachine]:
+    """A :class:`LifetimeMachine` over stores from ``make`` (built with the suite's timeouts)."""
+
+    class Bound(LifetimeMachine):
+        pass
+
+    Bound.make = staticmethod(make)
+    profile = active_profile()
+    Bound.TestCase.settings = hypothesis_settings(
+        max_examples=profile.stateful_examples, stateful_step_count=profile.stateful_steps
+    )
+    return Bound
