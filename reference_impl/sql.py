@@ -132,6 +132,13 @@ class _SQLBackend:
     def use_engine(self, engine: Engine) -> None:
         self.engine = engine
         self._driver_error = driver_error(engine.dialect)
+        # An engine made autocommit at creation (ours always is) needs no
+        # per-checkout switch: setting it and resetting it on checkin cost more
+        # than the two statements of a request (SQLite 1.2 ms against 0.4 ms).
+        # SQLAlchemy itself treats such a connection as autocommit by the same test.
+        on_connect = getattr(engine.dialect, "_on_connect_isolation_level", None)
+        by_option = engine.get_execution_options().get("isolation_level")
+        self._autocommit_engine = "AUTOCOMMIT" in (on_connect, by_option)
 
     def _run(
         self,
@@ -184,7 +191,10 @@ class _SQLBackend:
         """
         connection = self.engine.connect()
         with self._deadline(connection, armed), connection:
-            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+            if self._autocommit_engine:
+                yield connection
+            else:
+                yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
     def _statement(
         self,
@@ -227,12 +237,12 @@ class _SQLBackend:
                 self._ready = True
 
     def _create_table(self, armed: list[Armed]) -> None:
-        with (
-            self.engine.connect() as connection,
-            self._deadline(connection, armed),
-            connection.begin(),
-        ):
-            self.table.metadata.create_all(connection, checkfirst=True)
+        with self.engine.connect() as connection, self._deadline(connection, armed):
+            default = connection.default_isolation_level
+            if self._autocommit_engine and default is not None:  # a transaction for the DDL
+                connection = connection.execution_options(isolation_level=default)
+            with connection.begin():
+                self.table.metadata.create_all(connection, checkfirst=True)
 
     def ping(self) -> None:
         self._run("ping the database", _ping)
@@ -313,8 +323,12 @@ def create_engine(
         pool_pre_ping=pool_pre_ping,
         pooled=pooled,
     )
+    # Autocommit from the connect on, for every backend: each of the store's
+    # statements stands alone, and switching a pooled connection to autocommit
+    # and back on every checkout cost more than the statements themselves.
+    options = {"isolation_level": "AUTOCOMMIT", **args.options}
     try:
-        engine = sa.create_engine(args.url, connect_args=args.connect_args, **args.options)
+        engine = sa.create_engine(args.url, connect_args=args.connect_args, **options)
     except ImportError as exc:
         raise missing_driver(exc, args.url, "SQLStore", asynchronous=False) from None
     except sa_exc.ArgumentError as exc:
