@@ -95,6 +95,17 @@ __all__ = [
 STARLETTE_MAX_AGE = 14 * 24 * 60 * 60
 
 
+class _StoreDefault:
+    """The type of :data:`STORE_DEFAULT`."""
+
+    def __repr__(self) -> str:
+        return "STORE_DEFAULT"
+
+
+#: ``SessionMiddleware(max_age=...)`` left out: the store's own ``max_age``.
+STORE_DEFAULT = _StoreDefault()
+
+
 def spec_request(connection: HTTPConnection) -> ScopeRequest:
     """The :class:`spec.Request` for a Starlette ``Request`` (its state is ``request.state``)."""
     return request_of(connection.scope)
@@ -302,7 +313,7 @@ class SessionMiddleware:
         store: Store | AsyncStore | None = None,
         *,
         session_cookie: str = "session",
-        max_age: int | None = STARLETTE_MAX_AGE,
+        max_age: int | _StoreDefault | None = STORE_DEFAULT,
         path: str = "/",
         same_site: Literal["lax", "strict", "none"] = "lax",
         https_only: bool = False,
@@ -318,6 +329,14 @@ class SessionMiddleware:
                 "key (and a 32-byte block key to encrypt); see docs/integrations/starlette.md"
             )
         check_cookie_name(session_cookie)
+        defaults = getattr(store, "options", None)
+        if isinstance(max_age, _StoreDefault):
+            # Not given: the store's lifetime where it states one (it enforces it on
+            # the server anyway), else Starlette's 14 days.
+            if isinstance(defaults, Options):
+                max_age = defaults.max_age or None
+            else:
+                max_age = STARLETTE_MAX_AGE
         if max_age is not None and max_age <= 0:
             raise ConfigurationError(
                 f"sessionspec: SessionMiddleware(max_age={max_age!r}) would make a cookie the "
@@ -329,7 +348,6 @@ class SessionMiddleware:
         self.session_cookie = session_cookie
         self.save_every_request = save_every_request
         cookie_max_age = 0 if max_age is None else max_age
-        defaults = getattr(store, "options", None)
         # A store that states its options enforces its own lifetime; one that
         # does not (a third-party store) gets the knob on every session.
         self._max_age_from_store = isinstance(defaults, Options)

@@ -612,7 +612,15 @@ def test_refused_knobs_raise_at_startup() -> None:
     with pytest.raises(ConfigurationError, match="not secret_key"):
         SessionMiddleware(_echo, store=store, secret_key=SECRET)
     with pytest.raises(ConfigurationError, match="differs from the store's max_age"):
-        SessionMiddleware(_echo, store=CookieStore(HASH))  # 30 days against 14
+        SessionMiddleware(_echo, store=CookieStore(HASH), max_age=STARLETTE_MAX_AGE)  # 14 vs 30 d
+
+
+def test_max_age_left_out_follows_the_store() -> None:
+    """Without max_age= the cookie lives as long as the store accepts it; no start-up error."""
+    for store_max_age, expected in ((30 * 86400, 30 * 86400), (0, 0)):
+        store = CookieStore(HASH, options=Options(max_age=store_max_age))
+        middleware = SessionMiddleware(_echo, store=store)
+        assert middleware._options.max_age == expected
     with pytest.raises(ConfigurationError, match="None for a cookie"):
         SessionMiddleware(_echo, store=store, max_age=0)
     with pytest.raises(ConfigurationError, match="requires secure=True"):
