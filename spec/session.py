@@ -233,7 +233,10 @@ class Session(ValidatedModel):
                 private["_store"] = store
             private["_modified"] = False
         values = self.__dict__["values"]
-        if isinstance(values, TrackedDict):
+        # Only when something was recorded: this runs on every load (a call budget, issue 13).
+        if isinstance(values, TrackedDict) and (
+            values.changed or values.replaced or values.all_set
+        ):
             values.reset()
 
     def bind(self, store: Store | AsyncStore) -> None:
