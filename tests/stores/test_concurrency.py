@@ -10,6 +10,7 @@ interleaved requests.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import multiprocessing
 import os
@@ -25,6 +26,7 @@ import pytest
 from conformance import Browser
 from reference_impl import FilesystemStore, MemoryStore, ServerSideStore
 from reference_impl._store.server_side import MERGE_ATTEMPTS
+from reference_impl.aio.memory import AsyncMemoryStore
 from reference_impl.cookie_store import CookieStore
 from reference_impl.securecookie import encode_multi
 from spec import ManualClock, Session
@@ -400,3 +402,33 @@ def test_s10_22_option_is_checked() -> None:
     assert (
         ServerSideStore(MemoryStore(HASH).backend, HASH, regenerate_grace=3).regenerate_grace == 3
     )
+
+
+def test_s10_22_async_twin_has_the_grace_period(clock: ManualClock) -> None:
+    """S-10.22 on AsyncMemoryStore: the same plans, awaited."""
+
+    async def main() -> None:
+        store = AsyncMemoryStore(HASH, BLOCK, clock=clock)
+        store.regenerate_grace = 5
+        browser = Browser()
+        request, response = browser.request(), RecordingResponse()
+        session = await store.new(request, "app")
+        session["cart"] = 1
+        await session.asave(request, response)
+        browser.receive(response)
+        old_tab = _tab_of(browser)
+        request, response = browser.request(), RecordingResponse()
+        login = await store.new(request, "app")
+        login["user"] = "alice"
+        login.regenerate_id()
+        await login.asave(request, response)
+        browser.receive(response)
+        late_request = old_tab.request()
+        late = await store.new(late_request, "app")
+        assert dict(late.values) == {"cart": 1, "user": "alice"}
+        with pytest.raises(SessionInterruptedError):
+            await late.asave(late_request, RecordingResponse())
+        clock.advance(6)
+        assert (await store.new(old_tab.request(), "app")).is_new
+
+    asyncio.run(main())
