@@ -168,7 +168,22 @@ class _FileBackend:
     def index_user(
         self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
     ) -> None:
-        deadline = math.inf if expires_at is None else expires_at
+        """List the session until ``expires_at`` rounded *up* to a sixteenth of its lifetime.
+
+        Every save of a logged-in session asks for this, and rewriting the
+        user's file costs an ``fsync``: with the rounding, most saves find
+        their entry already covers the new deadline (one small read, no
+        write). The entry may outlive its file by that sixteenth, so a
+        session can stay listed a little after it expired (the file carries
+        no deadline to re-check) until ``purge_expired()`` removes the file;
+        it is never listed too short.
+        """
+        deadline = math.inf
+        if expires_at is not None:
+            step = max(1, (ttl or 0) // 16)
+            deadline = float(math.ceil(expires_at / step) * step)
+        if self._user_entries(user_id).get(session_id, -math.inf) >= deadline:
+            return  # already listed at least that long
         try:
             with self._locked():
                 entries = self._user_entries(user_id)

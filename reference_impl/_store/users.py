@@ -17,11 +17,15 @@ which also makes the answer independent of how exactly a backend prunes.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 from typing import Protocol
 
 from reference_impl._store import plan as step
-from reference_impl._store.plan import IndexUser, ListUser, Plan, UnindexUser
+from reference_impl._store.meta import Lifetimes
+from reference_impl._store.plan import IndexUser, ListUser, Plan, Record, UnindexUser
+from reference_impl.securecookie import SecureCookie
 from spec import Session
 from spec.errors import ConfigurationError, StoreError
 from spec.events import EventKind
@@ -43,6 +47,8 @@ class UserIndexed(Protocol):
 
     user_index: bool
     refresh_user_index: bool
+    codecs: list[SecureCookie]
+    lifetimes: Lifetimes
 
     def clock(self) -> float: ...
 
@@ -138,16 +144,39 @@ def user_sessions_plan(core: UserIndexed, user_id: str) -> Plan[list[str]]:
     live: list[str] = []
     for session_id in sorted(set(listed if isinstance(listed, list) else [])):
         record = yield from step.read(session_id)
-        if record is not None and (record[1] is None or record[1] >= now):
+        if record is not None and _alive(core, record, now):
             live.append(session_id)
     return live
+
+
+def _alive(core: UserIndexed, record: Record, now: float) -> bool:
+    """Whether a listed record is still live at ``now``: by its deadline, or else its age.
+
+    A record with no deadline of its own (a gorilla-format session file) is
+    as old as the save time inside its securecookie text; it is alive for
+    the store's lifetime from then, as a load would decide. The time is read
+    without the MAC (which needs the cookie name): a wrong one can only list
+    a record the load would refuse anyway.
+    """
+    data, expires_at = record
+    if expires_at is not None:
+        return expires_at >= now
+    limits = [n for n in (core.codecs[0].max_age, core.lifetimes.idle_timeout) if n]
+    if not limits:
+        return True
+    try:
+        saved = int(base64.urlsafe_b64decode(data.strip()).split(b"|", 1)[0])
+    except (ValueError, binascii.Error):
+        return True  # unreadable: list it (never too little); loading it will fail
+    return saved + min(limits) >= now
 
 
 def revoke_plan(core: UserIndexed, user_id: str, keep: str | Session | None) -> Plan[int]:
     """Delete every session listed under ``user_id`` except ``keep``; count the live ones ended.
 
-    Each record is deleted (no read first, so nothing listed is skipped),
-    then unlisted. A request still holding one of them afterwards loads a
+    Each listed record is deleted whatever a read just before said (the
+    read only decides whether it counts as a live session ended), then
+    unlisted. A request still holding one of them afterwards loads a
     fresh session (the record is gone), and its save cannot bring it back:
     an update of a missing record fails (S-10.5). Each ended session is
     reported to the listeners as ``deleted``.
@@ -162,8 +191,9 @@ def revoke_plan(core: UserIndexed, user_id: str, keep: str | Session | None) -> 
     for session_id in sorted(set(listed if isinstance(listed, list) else [])):
         if session_id == keep_id:
             continue
+        record = yield from step.read(session_id)  # to count only live sessions as ended
         if (yield from step.delete(session_id)):
-            ended += 1
+            ended += record is not None and _alive(core, record, now)
             core.emit("deleted", "", session_id)
         yield UnindexUser(session_id, user_id)
     return ended

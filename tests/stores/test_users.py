@@ -299,3 +299,41 @@ def test_the_users_capability_set_holds_the_three_clauses() -> None:
     spec = (Path(__file__).parents[2] / "docs" / "spec.md").read_text(encoding="utf-8")
     for clause in CAPABILITY_SETS["users"]:
         assert f"**{clause}**" in spec
+
+
+def test_filesystem_saves_rewrite_the_user_file_once_per_sixteenth_of_the_lifetime(
+    tmp_path: Path,
+) -> None:
+    """Ensure most saves of a logged-in session cost no index write (no fsync), while the
+    entry still covers every new deadline and the file's own age decides liveness (S-10.12)."""
+    clock = ManualClock(start=1_700_000_050.0)  # half-way through a 100 s bucket
+    store = FilesystemStore(tmp_path, HASH, BLOCK, clock=clock)
+    store.max_age(1600)  # entries are rounded up to 100 s
+    browser = Browser()
+    session = login(store, browser, "alice")
+    (index,) = tmp_path.glob("user_*")
+    inodes = {index.stat().st_ino}
+    for n in range(20):  # 200 s of saves, 10 s apart
+        clock.advance(10)
+        browser.visit(store, n=n)
+        inodes.add(index.stat().st_ino)
+    assert len(inodes) <= 3, f"the user file was rewritten {len(inodes) - 1} times in 20 saves"
+    clock.advance(1600)  # the lifetime after the last save: still live
+    assert store.user_sessions("alice") == [session.id]
+    clock.advance(1)  # the entry (rounded up) still lists it; the file's age decides
+    assert store.user_sessions("alice") == []
+
+
+def test_revoke_counts_only_live_sessions_but_deletes_every_listed_one(tmp_path: Path) -> None:
+    """Ensure an expired, unpurged session file still listed is removed by a revoke but not
+    counted as a session ended (S-10.13)."""
+    clock = ManualClock(start=1_700_000_050.0)
+    store = FilesystemStore(tmp_path, HASH, BLOCK, clock=clock)
+    store.max_age(1600)  # the entry says 1_700_001_700, the file expires after ..._650
+    login(store, Browser(), "alice")
+    clock.advance(1601)
+    live = login(store, Browser(), "alice")
+    assert store.user_sessions("alice") == [live.id]
+    assert len(list(tmp_path.glob("session_*"))) == 2
+    assert store.revoke_user("alice") == 1
+    assert list(tmp_path.glob("session_*")) == []
