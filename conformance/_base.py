@@ -70,7 +70,7 @@ except ConfigurationError:  # a bad profile name fails when the suite runs, not 
 #: Each names the hook or the declaration that would let the clause run.
 _MISSING: dict[str, str] = {
     "server_side": "the store is not server-side (its cookie carries the values, as the "
-    "suite observed), so the S-10 clauses do not apply",
+    "suite observed), so {clause} does not apply",
     "record_deadlines": "capabilities do not declare record_deadlines: declare it if every "
     "record keeps its own deadline, so {clause} can check a session's shorter max_age is "
     "enforced server-side",
