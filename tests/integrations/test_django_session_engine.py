@@ -435,6 +435,24 @@ def test_the_setting_is_read_when_used() -> None:
             configured_store()
 
 
+def test_a_store_swapped_under_the_same_setting_is_checked_again() -> None:
+    """The per-path check cache (issue 19) holds only for the very object that passed it."""
+    global ACTIVE
+    ACTIVE = CookieStore(HASH)
+    try:
+        with override_settings(SESSIONSPEC_STORE=f"{HERE}:ACTIVE"):
+            assert configured_store() is ACTIVE
+            assert configured_store() is ACTIVE  # cached: same object
+            ACTIVE = ASYNC_STORE  # type: ignore[assignment]
+            with pytest.raises(ConfigurationError, match="async store"):
+                configured_store()
+            ACTIVE = NOT_A_STORE  # type: ignore[assignment]
+            with pytest.raises(ConfigurationError, match="not a sessionspec Store"):
+                configured_store()
+    finally:
+        ACTIVE = None
+
+
 def test_a_django_serializer_setting_is_refused_not_ignored() -> None:
     """``SESSION_SERIALIZER`` cannot apply (the store's serializer encodes): it raises."""
     global ACTIVE

@@ -110,6 +110,8 @@ def configured_store() -> Store:
         raise ConfigurationError(
             f"sessionspec: SESSIONSPEC_STORE = {path!r}: {module_name!r} has no {attribute!r}"
         ) from None
+    if _CHECKED.get(path) is store:  # the same object passed the checks below already
+        return cast(Store, store)
     if is_async_store(store):
         raise ConfigurationError(
             f"sessionspec: SESSIONSPEC_STORE = {path!r} is an async store; Django's session "
@@ -121,7 +123,13 @@ def configured_store() -> Store:
             f"sessionspec: SESSIONSPEC_STORE = {path!r} is a {type(store).__name__}, not a "
             f"sessionspec Store (get, new, save); {_HOW}"
         )
+    _CHECKED[path] = store
     return store
+
+
+#: The store each ``SESSIONSPEC_STORE`` path last resolved to and passed the
+#: checks: the Protocol ``isinstance`` is slow, and runs per request otherwise.
+_CHECKED: dict[str, object] = {}
 
 
 #: Django's default ``SESSION_SERIALIZER``, the only value the engine accepts.
@@ -246,7 +254,9 @@ class SessionStore(SessionBase):
         if not (fresh or regenerate) and self._touched(session, values):
             return
         session.values = values
-        session.options = session.options.replace(max_age=self._max_age())
+        max_age = self._max_age()
+        if session.options.max_age != max_age:  # replace() validates a whole Options
+            session.options = session.options.replace(max_age=max_age)
         if regenerate:
             session.regenerate_id()
         written = RecordingResponse()
