@@ -12,7 +12,7 @@ import contextlib
 import logging
 import math
 from decimal import Decimal
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
@@ -23,7 +23,7 @@ from conformance._browser import Browser
 from conformance._cookies import SetCookie, own_line
 from reference_impl.securecookie import SecureCookie
 from reference_impl.serializers import JSONSerializer, NopSerializer
-from spec import Cookie, ManualClock, Options, SameSite
+from spec import Cookie, ManualClock, Options, SameSite, SessionValue
 from spec.errors import (
     ConfigurationError,
     DecodeError,
@@ -63,7 +63,7 @@ _OPTION_SETS = {
 #: Values chosen to expose silent conversions, by declared value kind: a
 #: bool beside the ints it equals, floats whose last digits a lossy format
 #: drops, the edges of the 53-bit and 64-bit ranges.
-_TRICKY: dict[str, list[tuple[str | int, Any]]] = {
+_TRICKY: dict[str, list[tuple[str | int, SessionValue]]] = {
     "none": [("nothing", None)],
     "bool": [("yes", True), ("no", False)],
     "int": [("zero", 0), ("one", 1), ("top", 2**53), ("bottom", -(2**53))],
@@ -139,8 +139,8 @@ class AttributeClauses(StoreBase[S]):
     def test_s9_1_values_keep_their_exact_type(self, store: S) -> None:
         """Ensure values load back with their own type as well as value (S-9.1)."""
         kinds = self.capabilities.value_types
-        expected: dict[str | int, Any] = {}
-        scalars: list[Any] = []
+        expected: dict[str | int, SessionValue] = {}
+        scalars: list[SessionValue] = []
         for kind, pairs in _TRICKY.items():
             if kind in kinds:
                 expected.update(pairs)
@@ -180,7 +180,7 @@ class AttributeClauses(StoreBase[S]):
         browser = Browser()
         request, response = browser.request(), RecordingResponse()
         session = store.get(request, "app")
-        session.values["v"] = cast("Any", value)  # deliberately not one
+        session.values["v"] = cast("SessionValue", value)  # deliberately not one
         try:
             session.save(request, response)
         except EncodeError:
@@ -468,10 +468,10 @@ class AttributeClauses(StoreBase[S]):
         """Ensure nested values are copied, never shared with the application (S-9.34)."""
         kinds = self.capabilities.value_types
         if "list" not in kinds or "dict" not in kinds:
-            pytest.skip("capability 'value_types' lacks list or dict: nothing nested (S-9.34)")
+            self.not_applicable("value_types lacks list or dict: nothing nested", "S-9.34")
         browser = Browser()
-        items: list[Any] = ["a"]
-        nested: dict[str | int, Any] = {"inner": ["b"]}
+        items: list[SessionValue] = ["a"]
+        nested: dict[str | int, SessionValue] = {"inner": ["b"]}
         request, response = browser.request(), RecordingResponse()
         session = store.get(request, "app")
         session.values.update(items=items, nested=nested)
@@ -501,7 +501,7 @@ class AttributeClauses(StoreBase[S]):
         """Ensure an async store makes no blocking call on its event loop (S-9.35)."""
         real = real_store(self.make_store(clock))
         if not is_async_store(real):
-            pytest.skip("not an async store (S-9.35)")
+            self.not_applicable("not an async store", "S-9.35")
 
         async def work() -> None:
             browser = Browser()
@@ -528,7 +528,7 @@ class AttributeClauses(StoreBase[S]):
         """Ensure an async store's get returns one session per request, to every task (S-9.35)."""
         real = real_store(self.make_store(clock))
         if not is_async_store(real):
-            pytest.skip("not an async store (S-9.35)")
+            self.not_applicable("not an async store", "S-9.35")
 
         async def gets() -> tuple[object, object, object, object]:
             request = SimpleRequest()
