@@ -134,7 +134,7 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 """
 
 
-def glob_escape(text: str) -> str:
+def _glob_escape(text: str) -> str:
     """``text`` as a literal inside a Redis ``MATCH`` pattern."""
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
 
@@ -579,7 +579,7 @@ class RedisStore(ServerSideStore):
             raise ConfigurationError(f"batch_size must be a positive int; got {batch_size!r}")
         client, now, removed = self._redis.client, repr(float(self.clock())), 0
         with _as_store_error("purge sessions (SCAN, EVAL)"):
-            pattern = glob_escape(self._redis.prefix) + "*"
+            pattern = _glob_escape(self._redis.prefix) + "*"
             for key in client.scan_iter(match=pattern, count=batch_size):
                 removed += int(client.eval(_PURGE_SCRIPT, 1, key, now))
         return self._purged(removed)

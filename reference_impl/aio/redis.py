@@ -35,13 +35,13 @@ from reference_impl.redis import (
     DEFAULT_URL,
     _as_store_error,
     _durable_delete,
+    _glob_escape,
     _ids,
     _pool_settings,
     _RedisKeys,
     _sentinel_settings,
     _SetCommand,
     _unpack,
-    glob_escape,
 )
 from spec import Clock, Options
 from spec.errors import ConfigurationError
@@ -255,7 +255,7 @@ class AsyncRedisStore(AsyncServerSideStore):
             raise ConfigurationError(f"batch_size must be a positive int; got {batch_size!r}")
         client, now, removed = self._redis.client, repr(float(self.clock())), 0
         with _as_store_error("purge sessions (SCAN, EVAL)"):
-            pattern = glob_escape(self._redis.prefix) + "*"
+            pattern = _glob_escape(self._redis.prefix) + "*"
             async for key in client.scan_iter(match=pattern, count=batch_size):
                 done = await client.eval(_PURGE_SCRIPT, 1, key, now)
                 removed += int(done)

@@ -33,7 +33,6 @@ from reference_impl.aio import (
     AsyncSQLStore,
 )
 from reference_impl.filesystem import FilesystemStore
-from reference_impl.memory import MemoryStore
 from reference_impl.sql import SQLStore
 from spec import AsyncStore, ManualClock, Registry, Session, asave_all
 from spec.errors import DeserializeError, StoreError
@@ -114,9 +113,9 @@ def test_filesystem_io_never_blocks_the_event_loop(tmp_path: Path) -> None:
     assert ticks >= 10  # 150 ms of blocked I/O, and the loop ticked through it
 
 
-def test_sync_and_async_stores_are_saved_together() -> None:
-    """S-5.7: asave_all awaits the async store and runs the sync one in a worker thread."""
-    sync_store, async_store = MemoryStore(HASH), AsyncMemoryStore(HASH)
+def test_sync_and_async_stores_are_saved_together(tmp_path: Path) -> None:
+    """S-5.7: asave_all awaits the async store and runs a blocking sync one in a worker thread."""
+    sync_store, async_store = FilesystemStore(tmp_path / "s", HASH), AsyncMemoryStore(HASH)
     saved_in: list[str] = []
     real_save = sync_store.save
 
