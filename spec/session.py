@@ -323,9 +323,10 @@ class Session(ValidatedModel):
         _set_private(self, "_regenerate", False)
 
 
-#: Per class: (the defaults of every field in order, those of the private attributes),
-#: or ``None`` where a default is mutable and must be built afresh by pydantic.
-_DEFAULTS: dict[type[Session], tuple[dict[str, Any], dict[str, Any]] | None] = {}
+#: Per class: (the defaults of every field in order, those of the private attributes,
+#: the fields without a default), or ``None`` where a default is mutable and must be
+#: built afresh by pydantic.
+_DEFAULTS: dict[type[Session], tuple[dict[str, Any], dict[str, Any], frozenset[str]] | None] = {}
 _UNSET: Any = object()
 
 
@@ -333,7 +334,9 @@ def _immutable(value: object) -> bool:
     return value is None or value is _UNSET or isinstance(value, bool | int | str | Options)
 
 
-def _defaults(cls: type[Session]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def _defaults(
+    cls: type[Session],
+) -> tuple[dict[str, Any], dict[str, Any], frozenset[str]] | None:
     if cls not in _DEFAULTS:
         fields: dict[str, Any] = {}
         for field_name, field in cls.model_fields.items():
@@ -342,7 +345,8 @@ def _defaults(cls: type[Session]) -> tuple[dict[str, Any], dict[str, Any]] | Non
         attrs = cast("dict[str, Any]", cls.__private_attributes__)
         private = {attr_name: attr.get_default() for attr_name, attr in attrs.items()}
         simple = all(_immutable(v) for v in (*fields.values(), *private.values()))
-        _DEFAULTS[cls] = (fields, private) if simple else None
+        unset = frozenset(name for name, default in fields.items() if default is _UNSET)
+        _DEFAULTS[cls] = (fields, private, unset) if simple else None
     return _DEFAULTS[cls]
 
 
@@ -355,11 +359,10 @@ def _construct(cls: type[Session], given: dict[str, Any]) -> Session:
     set, extra and private slots, which tests/spec/test_fast_paths.py pins.
     """
     defaults = _defaults(cls)
-    missing = () if defaults is None else [n for n, d in defaults[0].items() if n not in given]
-    if defaults is None or any(defaults[0][n] is _UNSET for n in missing):
+    if defaults is None or not defaults[2] <= given.keys():  # a field needs building
         session = cls.model_construct(**given)  # wraps values in a TrackedDict itself
         return session
-    fields, private = defaults
+    fields, private, _ = defaults
     state = {n: given.get(n, d) for n, d in fields.items()}
     state["values"] = TrackedDict(state["values"])
     session = cls.__new__(cls)
