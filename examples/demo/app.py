@@ -24,7 +24,7 @@ from __future__ import annotations
 import hmac
 import html
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -90,20 +90,23 @@ class DemoApp:
         sent = form.get(CSRF_FIELD, "")
         return isinstance(expected, str) and hmac.compare_digest(expected, sent)
 
-    @staticmethod
-    def apply_lifetime(auth: Session) -> None:
+    def apply_lifetime(self, auth: Session) -> None:
         """Give a modified auth session the cookie lifetime its "remember me" choice asks for.
 
-        Options are not stored with the session, so they are set again on
-        every save: a remembered login keeps the store's max age (a
-        persistent cookie, ``Max-Age``/``Expires``); any other session gets
-        ``max_age=0``, a cookie the browser drops when it closes. A session
-        being deleted (``max_age < 0``) is left alone.
+        A remembered login gets the store's max age (a persistent cookie,
+        ``Max-Age``/``Expires``); any other session ``max_age=0``, a cookie
+        the browser drops when it closes. The session keeps its own
+        ``max_age`` from then on (S-9.21), so later writes (reading the
+        welcome flash) send the same kind of cookie; both ways are set
+        explicitly because an anonymous session, already stored with
+        ``max_age=0``, may become a remembered login. A session being
+        deleted (``max_age < 0``) is left alone.
         """
         if not auth.modified or auth.options.max_age < 0:
             return
-        if not auth.values.get("remember"):
-            auth.options = auth.options.replace(max_age=0)
+        wanted = self.auth_store.options.max_age if auth.values.get("remember") else 0
+        if auth.options.max_age != wanted:
+            auth.options = auth.options.replace(max_age=wanted)
 
     # -- handlers -----------------------------------------------------------------
 
@@ -187,7 +190,7 @@ class DemoApp:
         auth: Session,
         ui: Session,
         note: Session,
-        messages: list[object],
+        messages: Sequence[object],
         *,
         error: str = "",
         status_code: int = 200,
@@ -227,7 +230,7 @@ class DemoApp:
 {error_html}
 <p id="status">{status}</p>
 {account}
-<p id="visits">Visits (kept in the {UI_COOKIE} cookie): {ui.values.get("visits", 0)}</p>
+<p id="visits">Visits (kept in the {UI_COOKIE} cookie): {ui.values.get("visits", 0)!s}</p>
 <h2>Note</h2>
 <p id="note-info">{len(note_text)} characters, cookie {note_size} bytes of 4096.</p>
 <form method="post" action="/note">{hidden}
