@@ -69,6 +69,9 @@ MERGE_ATTEMPTS = 64
 #: The reserved key of a forwarding record: what an ID retired by
 #: ``regenerate_id`` holds during the grace period, the new ID (S-10.22).
 MOVED_TO_KEY = "_sessionspec.moved_to"
+#: Until when (Unix seconds) a forwarding record answers: kept in the record
+#: itself, since not every backend keeps a deadline (files do not).
+MOVED_UNTIL_KEY = "_sessionspec.moved_until"
 
 
 class _Moved(str):
@@ -181,6 +184,9 @@ class ServerSideCore(StoreCore):
             raise error
         values = values_of(decode_multi(name, data, self.codecs))
         if MOVED_TO_KEY in values:
+            until = values.get(MOVED_UNTIL_KEY)
+            if not isinstance(until, int) or now > until:
+                raise ExpiredTimestampError(until if isinstance(until, int) else 0, int(now))
             return (yield from self._follow(name, session_id, values[MOVED_TO_KEY], now))
         return session_id, values, data
 
@@ -412,7 +418,9 @@ class ServerSideCore(StoreCore):
         name, old_id = session.name, session.id
         new_id = yield from self._create_plan(data, expires_at, ttl)
         grace = self.regenerate_grace
-        forward = encode_multi(name, {MOVED_TO_KEY: new_id}, self.codecs)
+        forward = encode_multi(
+            name, {MOVED_TO_KEY: new_id, MOVED_UNTIL_KEY: int(now) + grace}, self.codecs
+        )
         expected = loaded if isinstance(loaded, str) else None
         for _ in range(MERGE_ATTEMPTS):
             if expected is not None and (

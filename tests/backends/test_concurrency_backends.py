@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from reference_impl import FilesystemStore  # noqa: E402
 from reference_impl.aio.redis import AsyncRedisStore  # noqa: E402
 from reference_impl.redis import RedisStore  # noqa: E402
 from reference_impl.sql import SQLStore  # noqa: E402
-from spec import Session, Store  # noqa: E402
+from spec import ManualClock, Session, Store  # noqa: E402
 from spec.errors import SessionInterruptedError  # noqa: E402
 from spec.http import RecordingResponse, SimpleRequest  # noqa: E402
 from tests.backends._redis_server import RedisCluster3, RedisServer  # noqa: E402
@@ -138,6 +139,23 @@ def _grace(store: Any) -> None:
     assert browser.load(store).is_new
 
 
+def _grace_expires(make: Callable[[ManualClock], Any]) -> None:
+    """After the grace period the old ID loads nothing (files keep no deadline of their own)."""
+    clock = ManualClock(int(time.time()))
+    store = make(clock)
+    store.regenerate_grace = 2
+    browser = Browser()
+    browser.visit(store, cart=1)
+    old_tab = copy.deepcopy(browser)
+    login = _open(browser, store)
+    login[1].regenerate_id()
+    _save(browser, store, login)
+    assert not old_tab.load(store).is_new
+    clock.advance(3)
+    assert old_tab.load(store).is_new
+    assert browser.load(store).values == {"cart": 1}
+
+
 # -- Redis Cluster (S-10.20, S-10.21, S-10.22) ----------------------------------------
 
 
@@ -158,6 +176,9 @@ def test_s10_22_cluster_grace_period(cluster: RedisCluster3) -> None:
     try:
         store = RedisStore(HASH, BLOCK, client=client, prefix=_prefix())
         _grace(store)
+        _grace_expires(
+            lambda clock: RedisStore(HASH, BLOCK, client=client, prefix=_prefix(), clock=clock)
+        )
     finally:
         client.close()
 
@@ -201,18 +222,34 @@ def test_s10_21_async_cluster_tasks_lose_nothing(cluster: RedisCluster3) -> None
 
 def test_s10_22_grace_on_redis(redis_server: RedisServer) -> None:
     """S-10.22 on a single Redis server."""
-    store = RedisStore(HASH, BLOCK, url=redis_server.url, prefix=_prefix())
+    stores: list[RedisStore] = []
+
+    def make(clock: ManualClock | None = None) -> RedisStore:
+        stores.append(RedisStore(HASH, BLOCK, url=redis_server.url, prefix=_prefix(), clock=clock))
+        return stores[-1]
+
     try:
-        _grace(store)
+        _grace(make())
+        _grace_expires(make)
     finally:
-        store.close()
+        for store in stores:
+            store.close()
 
 
 def test_s10_22_grace_on_sqlite_and_filesystem(tmp_path: Path) -> None:
     """S-10.22 on SQLite and on the filesystem store."""
-    sql = SQLStore(HASH, BLOCK, url=f"sqlite:///{tmp_path}/sessions.db")
+    url = f"sqlite:///{tmp_path}/sessions.db"
+    stores: list[SQLStore] = []
+
+    def make(clock: ManualClock | None = None) -> SQLStore:
+        stores.append(SQLStore(HASH, BLOCK, url=url, clock=clock))
+        return stores[-1]
+
     try:
-        _grace(sql)
+        _grace(make())
+        _grace_expires(make)
     finally:
-        sql.close()
+        for store in stores:
+            store.close()
     _grace(FilesystemStore(tmp_path / "files", HASH, BLOCK))
+    _grace_expires(lambda clock: FilesystemStore(tmp_path / "timed", HASH, BLOCK, clock=clock))
