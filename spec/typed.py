@@ -202,12 +202,17 @@ class TypedSession(Generic[M]):
                 f"{self.model.__name__}.model_validate(data)",
                 type_name=type(value).__name__,
             )
-        dumped = value.model_dump(mode="json", by_alias=True)
-        kept: dict[SessionKey, SessionValue] = {
-            key: item for key, item in session.values.items() if not _is_field_key(key)
-        }
-        kept.update(dumped)
-        session.values = kept
+        dumped: dict[str, SessionValue] = value.model_dump(mode="json", by_alias=True)
+        # Key by key rather than a new mapping, so a server-side store merges
+        # this save with a concurrent one (S-10.20): the model's fields are this
+        # request's, keys outside the model that another request set are kept.
+        values = session.values
+        for key in [k for k in values if _is_field_key(k) and k not in dumped]:
+            del values[key]
+        for key, item in dumped.items():
+            values[key] = item
+        if not dumped:
+            session.mark_modified()
 
     # -- flashes --------------------------------------------------------------
 

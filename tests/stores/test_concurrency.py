@@ -432,3 +432,26 @@ def test_s10_22_async_twin_has_the_grace_period(clock: ManualClock) -> None:
         assert (await store.new(old_tab.request(), "app")).is_new
 
     asyncio.run(main())
+
+
+def test_typed_session_puts_merge_with_other_keys() -> None:
+    """S-10.20: TypedSession.put sets its fields key by key, so other requests' keys survive."""
+    from pydantic import BaseModel
+
+    from spec.typed import TypedSession
+
+    class Cart(BaseModel):
+        items: int = 0
+
+    store = MemoryStore(HASH, BLOCK)
+    carts = TypedSession(store, "app", Cart)
+    browser = Browser()
+    browser.visit(store, items=0)
+    typed_request = browser.request()
+    loaded = store.get(typed_request, "app")  # loaded before the other request saves
+    plain = _open(browser, store)
+    plain[1]["theme"] = "dark"
+    _save(browser, store, plain)
+    carts.put(typed_request, Cart(items=2))
+    _save(browser, store, (typed_request, loaded))
+    assert dict(browser.load(store).values) == {"items": 2, "theme": "dark"}
