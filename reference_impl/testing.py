@@ -43,6 +43,7 @@ from reference_impl.cookie_store import CookieStore
 from reference_impl.filesystem import FilesystemStore
 from reference_impl.memory import MemoryStore
 from spec import Clock
+from spec.errors import StoreError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -125,6 +126,22 @@ class ConformanceFactory(Generic[_S]):
         return store
 
 
+def _stop_memory(store: MemoryStore | AsyncMemoryStore) -> None:
+    """The outage hook for the memory stores: every record operation raises ``StoreError``.
+
+    Memory cannot fail as a server does; this stands in for it so S-10.4 can
+    check that the store's core lets a backend failure through as
+    ``StoreError`` (never a fresh session) rather than swallowing it.
+    """
+    backend = store._memory
+
+    def stopped(*args: object) -> object:
+        raise StoreError("the memory backend was stopped (conformance outage hook)")
+
+    for name in ("read", "create", "update", "swap", "delete"):
+        setattr(backend, name, stopped)
+
+
 def _new_directory() -> str:
     return tempfile.mkdtemp(prefix="sessionspec-conformance-")
 
@@ -175,11 +192,17 @@ async_cookie = ConformanceFactory(
 )
 #: ``MemoryStore`` on the test keys.
 memory = ConformanceFactory(
-    "memory", lambda clock, keys: MemoryStore(*keys, clock=clock), _MEMORY_CAPABILITIES
+    "memory",
+    lambda clock, keys: MemoryStore(*keys, clock=clock),
+    _MEMORY_CAPABILITIES,
+    break_backend=lambda store: _stop_memory(store),
 )
 #: ``AsyncMemoryStore`` on the test keys.
 async_memory = ConformanceFactory(
-    "async-memory", lambda clock, keys: AsyncMemoryStore(*keys, clock=clock), _MEMORY_CAPABILITIES
+    "async-memory",
+    lambda clock, keys: AsyncMemoryStore(*keys, clock=clock),
+    _MEMORY_CAPABILITIES,
+    break_backend=lambda store: _stop_memory(store),
 )
 #: ``FilesystemStore`` in a new temporary directory; the outage makes it a file.
 filesystem = ConformanceFactory(
