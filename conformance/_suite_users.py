@@ -49,7 +49,7 @@ class UserClauses(StoreBase[S]):
     def _users_only(self, request: pytest.FixtureRequest) -> None:
         name = request.function.__name__
         if name.startswith(("test_s10_11_", "test_s10_12_", "test_s10_13_")):
-            self.require("users", "S-10.11")
+            self.require("users", "S-10." + name.split("_")[2])  # the test's own clause
 
     # S-10.11 -----------------------------------------------------------------
 
