@@ -49,6 +49,26 @@ class TrackedDict(dict[K, V]):
         self.set_keys.add(key)
         self.deleted_keys.discard(key)
 
+    def assign(self, new: Mapping[K, V]) -> None:
+        """Make this mapping equal to ``new``, recording only the keys that differ.
+
+        For integrations that hold a framework's own dict (Django,
+        Starlette) and copy it back at the end of a request: unlike
+        ``session.values = new``, which states the whole mapping and drops
+        keys a concurrent request added, only keys this request removed,
+        added or changed are recorded (S-10.20). A value that is the very
+        object loaded counts as changed when it is a list or dict (it may
+        have been edited in place), and as unchanged when it is immutable.
+        """
+        for key in [k for k in self if k not in new]:
+            del self[key]
+        for key, value in new.items():
+            if key in self and not isinstance(value, list | dict):
+                old = dict.__getitem__(self, key)
+                if old is value or (type(old) is type(value) and old == value):
+                    continue  # immutable and as loaded: not this request's change
+            self[key] = value
+
     def _deleted(self, key: K) -> None:
         self.changed = True
         self.deleted_keys.add(key)

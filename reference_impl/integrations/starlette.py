@@ -73,6 +73,7 @@ from spec import (
     TypedSession,
     check_cookie_name,
 )
+from spec._tracked import TrackedDict
 from spec.errors import ConfigurationError
 from spec.protocols import never_blocks
 from spec.registry import REGISTRY_STATE_KEY, is_async_store
@@ -441,7 +442,12 @@ class SessionMiddleware:
         if main is not None and mapping is not None and mapping.modified:
             if mapping:
                 values: dict[SessionKey, SessionValue] = dict(mapping)
-                main.values = values
+                if isinstance(main.values, TrackedDict):
+                    # Only the keys this request changed, so a concurrent save merges (S-10.20).
+                    main.values.assign(values)
+                    main.values.changed = True  # the mapping was modified: save it
+                else:
+                    main.values = values
             elif not main.is_new:  # loaded from a cookie, now emptied: log out
                 main.values = {}
                 main.options = main.options.replace(max_age=-1)

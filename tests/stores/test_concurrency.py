@@ -455,3 +455,16 @@ def test_typed_session_puts_merge_with_other_keys() -> None:
     carts.put(typed_request, Cart(items=2))
     _save(browser, store, (typed_request, loaded))
     assert dict(browser.load(store).values) == {"items": 2, "theme": "dark"}
+
+
+def test_tracked_dict_assign_records_only_differences() -> None:
+    """S-10.20: what Django and Starlette copy back records only keys that changed."""
+    cart = [1]
+    values: TrackedDict[str, object] = TrackedDict({"a": 1, "b": "x", "gone": 2, "cart": cart})
+    values.assign({"a": 1, "b": "y", "new": 3, "cart": cart, "flag": True})
+    assert values.set_keys == {"b", "new", "cart", "flag"}  # a list may have changed in place
+    assert values.deleted_keys == {"gone"}
+    assert not values.replaced
+    values.reset()
+    values.assign({"a": True, "b": "y", "new": 3, "cart": cart, "flag": True})
+    assert values.set_keys == {"a", "cart"}  # 1 -> True is a change, though 1 == True

@@ -51,6 +51,7 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
     raise MissingDependencyError(_missing.name or "django", "django", __name__) from None
 
 from spec import Session, SessionKey, Store
+from spec._tracked import TrackedDict
 from spec.errors import (
     ConfigurationError,
     SessionInterruptedError,
@@ -253,7 +254,11 @@ class SessionStore(SessionBase):
         values: dict[SessionKey, Any] = {key: value for key, value in data.items()}
         if not (fresh or regenerate) and self._touched(session, values):
             return
-        session.values = values
+        if isinstance(session.values, TrackedDict):
+            # Only the keys this request changed, so a concurrent save merges (S-10.20).
+            session.values.assign(values)
+        else:
+            session.values = values
         max_age = self._max_age()
         if session.options.max_age != max_age:  # replace() validates a whole Options
             session.options = session.options.replace(max_age=max_age)
