@@ -32,6 +32,8 @@ _USER_PREFIX = "user_"
 _LOCK_NAME = ".sessionspec.lock"
 _TEMP_SUFFIX = ".tmp"
 #: Temporary files older than this were left by a writer that died; purge removes them.
+#: How far past a file's timestamp its mtime must be to hold a deadline (see _deadline).
+_DEADLINE_MARGIN = 2
 _STALE_TEMP_SECONDS = 3600
 
 
@@ -55,15 +57,17 @@ class _FileBackend:
 
     def read(self, session_id: str) -> tuple[str, float | None] | None:
         try:
-            data = (self.directory / (_PREFIX + session_id)).read_text(encoding="ascii")
+            with open(self.directory / (_PREFIX + session_id), "rb") as file:
+                mtime = os.fstat(file.fileno()).st_mtime
+                data = file.read().decode("ascii")
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
             raise StoreError(str(exc), backend="filesystem", action="read session file") from exc
-        return data, None
+        return data, _deadline(mtime, _timestamp(data.encode("ascii")))
 
     def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
-        temp = self._write_temp(session_id, data)
+        temp = self._write_temp(session_id, data, expires_at)
         try:
             os.link(temp, self.path_for(session_id))
         except FileExistsError:
@@ -75,7 +79,7 @@ class _FileBackend:
         return True
 
     def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
-        temp = self._write_temp(session_id, data)
+        temp = self._write_temp(session_id, data, expires_at)
         try:
             with self._locked():
                 if not self.path_for(session_id).exists():
@@ -90,7 +94,7 @@ class _FileBackend:
     def swap(
         self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
     ) -> bool:
-        temp = self._write_temp(session_id, data)
+        temp = self._write_temp(session_id, data, expires_at)
         try:
             with self._locked():
                 try:
@@ -206,7 +210,20 @@ class _FileBackend:
     def user_sessions(self, user_id: str, now: float) -> list[str]:
         return [sid for sid, until in self._user_entries(user_id).items() if until >= now]
 
-    def _write_temp(self, session_id: str, data: str) -> Path:
+    def _write_temp(self, session_id: str, data: str, expires_at: float | None = None) -> Path:
+        """Write ``data`` to a private temporary file whose mtime is the record's deadline.
+
+        gorilla's file holds only the securecookie text, with no room for a
+        deadline of its own, so the deadline (S-10.8: a session's own shorter
+        max_age, the idle and absolute timeouts) is kept as the file's
+        modification time, set ahead of the timestamp inside the file. Go
+        ignores the mtime; we read it back in :meth:`read` and purge by it.
+        Without a deadline the mtime is the inner timestamp itself, so the
+        file is judged by its timestamp and the store's max age, as before.
+        """
+        payload = data.encode("ascii")
+        stamp = _timestamp(payload)
+        mtime = expires_at if expires_at is not None else stamp
         try:
             fd, name = tempfile.mkstemp(
                 prefix=f".{_PREFIX}{session_id}.", suffix=_TEMP_SUFFIX, dir=self.directory
@@ -215,7 +232,9 @@ class _FileBackend:
             raise StoreError(str(exc), backend="filesystem", action="write session file") from exc
         try:
             os.fchmod(fd, 0o600)
-            _write_all(fd, data.encode("ascii"))
+            _write_all(fd, payload)
+            if mtime is not None:
+                os.utime(fd, (mtime, mtime))
             os.fsync(fd)
         except OSError as exc:
             _unlink_quietly(Path(name))
@@ -240,9 +259,7 @@ class _FileBackend:
         between the scan and the delete has returned a cookie for a live
         session, and deleting that session would log the user out.
         """
-        if max_age <= 0:
-            return 0
-        cutoff = now - max_age
+        cutoff = now - max_age if max_age > 0 else -math.inf
         try:
             entries = list(os.scandir(self.directory))
         except OSError as exc:
@@ -260,10 +277,10 @@ class _FileBackend:
                 continue
             path = Path(entry.path)
             try:
-                if not _older_than(path, cutoff):
+                if not _expired(path, now, cutoff):
                     continue
                 with self._locked():
-                    if _older_than(path, cutoff):  # again: a save may have replaced it
+                    if _expired(path, now, cutoff):  # again: a save may have replaced it
                         path.unlink()
                         removed += 1
             except (OSError, ValueError, OverflowError):
@@ -273,7 +290,8 @@ class _FileBackend:
     @staticmethod
     def _purge_stale_temp(entry: os.DirEntry[str], now: float) -> None:
         with contextlib.suppress(OSError):
-            if entry.stat().st_mtime < now - _STALE_TEMP_SECONDS:
+            # ctime: a temp file's mtime may already be a future deadline
+            if entry.stat().st_ctime < now - _STALE_TEMP_SECONDS:
                 Path(entry.path).unlink()
 
     @contextlib.contextmanager
@@ -350,8 +368,8 @@ class FilesystemStore(ServerSideStore):
     Fixed gorilla bugs: ``max_age == 0`` is a browser-session cookie and
     keeps the file (only ``max_age < 0`` deletes); writes are atomic and
     cross-process safe; IDs are validated before any path is built;
-    :meth:`purge_expired` removes old files. The server-side lifetime is the
-    store's max age (the file format has no room for a per-session one).
+    :meth:`purge_expired` removes old files. A file's own deadline (a
+    session's shorter ``max_age``, the timeouts) is its mtime (S-11.7).
     """
 
     def __init__(
@@ -380,28 +398,47 @@ class FilesystemStore(ServerSideStore):
         """Delete session files past the store's max age; return how many were deleted.
 
         How a file's age is decided, and why a file is re-checked under the
-        lock before it goes: :meth:`_FileBackend.purge_expired`. With an
-        ``idle_timeout`` a file unused for that long goes too: every save
-        and touch rewrites the file, so its age is the time since last use.
+        lock before it goes: :meth:`_FileBackend.purge_expired`. A file
+        with a deadline of its own (its mtime, S-11.7: a shorter ``max_age``
+        or a timeout) goes once that has passed.
         """
-        return self._purged(self._files.purge_expired(self.clock(), self._file_lifetime()))
+        return self._purged(self._files.purge_expired(self.clock(), self.codecs[0].max_age))
 
 
-def _older_than(path: Path, cutoff: float) -> bool:
-    """Whether the session file's timestamp (or, unparseable, its mtime) is before ``cutoff``.
+def _expired(path: Path, now: float, cutoff: float) -> bool:
+    """Whether a session file is past its deadline (its mtime) or older than ``cutoff``.
 
     The timestamp stays an ``int``: Python compares it with a float exactly,
     so a 400-digit timestamp is merely "not old", never an ``OverflowError``.
+    A file whose timestamp cannot be parsed is judged by its mtime.
     """
-    stamp: float | None = _file_timestamp(path)
-    if stamp is None:
-        stamp = path.stat().st_mtime
-    return stamp < cutoff
+    stamp = _file_timestamp(path)
+    mtime = path.stat().st_mtime
+    deadline = _deadline(mtime, stamp)
+    if deadline is not None:
+        return deadline < now  # at its deadline a record still loads (S-10.9)
+    return (stamp if stamp is not None else mtime) < cutoff
+
+
+def _deadline(mtime: float, stamp: int | None) -> float | None:
+    """The record's deadline if its mtime holds one (set ahead of its timestamp), else ``None``.
+
+    A file Go (or an older sessionspec) wrote has an mtime at most a moment
+    after its timestamp: that is a write time, not a deadline. Every deadline
+    we set is at least a second after the save, so two seconds separate them.
+    """
+    if stamp is None or not mtime >= stamp + _DEADLINE_MARGIN:
+        return None
+    return mtime
 
 
 def _file_timestamp(path: Path) -> int | None:
     """The securecookie timestamp in a session file, unverified, or ``None``."""
-    raw = path.read_bytes()
+    return _timestamp(path.read_bytes())
+
+
+def _timestamp(raw: bytes) -> int | None:
+    """The securecookie timestamp in a record's text, unverified, or ``None``."""
     try:
         inner = base64.urlsafe_b64decode(raw.strip())
         return int(inner.split(b"|", 1)[0])

@@ -166,6 +166,7 @@ _FILESYSTEM_CAPABILITIES: dict[str, object] = {
     "server_side": True,
     "regenerate_id": True,
     "purge_expired": True,
+    "record_deadlines": True,  # kept as each file's mtime (gorilla's format has no field)
     "max_value_bytes": 4096,
     "users": True,
     "merges_concurrent_saves": True,

@@ -112,11 +112,6 @@ class _Configured(Generic[C]):
         self.core.emit("purged", count=count)
         return count
 
-    def _file_lifetime(self) -> int:
-        """How long a session file lives after its last write: max age, or the idle window."""
-        limits = [n for n in (self.codecs[0].max_age, self.core.lifetimes.idle_timeout) if n]
-        return min(limits) if limits else 0
-
     def add_listener(self, listener: SessionListener) -> None:
         """Call ``listener`` with every :class:`~spec.SessionEvent` of this store (S-9.26).
 

@@ -55,6 +55,6 @@ class AsyncFilesystemStore(AsyncServerSideStore):
     async def purge_expired(self) -> int:
         """Delete session files past the store's max age (in a worker thread); count them."""
         count = await asyncio.to_thread(
-            self._files.purge_expired, self.clock(), self._file_lifetime()
+            self._files.purge_expired, self.clock(), self.codecs[0].max_age
         )
         return self._purged(count)

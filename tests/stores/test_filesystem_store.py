@@ -20,6 +20,7 @@ from reference_impl.securecookie import SecureCookie
 from spec import ManualClock, Options
 from spec.errors import (
     ConfigurationError,
+    ExpiredTimestampError,
     InvalidSessionIDError,
     StoreError,
     ValueTooLongError,
@@ -276,8 +277,8 @@ def test_writer_killed_mid_save_leaves_old_or_new_state(tmp_path: Path) -> None:
         assert s.values["state"] in ("A" * 1500, "B" * 1500)
 
 
-def test_file_lifetime_is_the_store_max_age(store: FilesystemStore, clock: ManualClock) -> None:
-    """S-11.7: a shorter per-session max_age shapes the cookie, not the file's lifetime."""
+def test_a_file_keeps_its_deadline_in_its_mtime(store: FilesystemStore, clock: ManualClock) -> None:
+    """S-11.7: a shorter per-session max_age is the file's mtime, enforced on load and purge."""
     browser = Browser()
     request, response = browser.request(), RecordingResponse()
     session = store.get(request, "app")
@@ -285,10 +286,28 @@ def test_file_lifetime_is_the_store_max_age(store: FilesystemStore, clock: Manua
     session.values["k"] = 1
     session.save(request, response)
     browser.receive(response)
-    clock.advance(61)
-    assert browser.load(store).values == {"k": 1}
+    path = store.path / f"session_{session.id}"
+    assert path.stat().st_mtime == clock() + 60
+    clock.advance(60)
+    assert browser.load(store).values == {"k": 1}  # at its deadline: still alive
+    clock.advance(1)
+    assert isinstance(browser.load(store).load_error, ExpiredTimestampError)
+    assert store.purge_expired() == 1 and not path.exists()
+
+
+def test_a_file_without_a_deadline_mtime_follows_its_timestamp(
+    store: FilesystemStore, clock: ManualClock
+) -> None:
+    """S-11.7: a file as Go writes it (mtime = write time) lives for the store's max age."""
+    browser = Browser()
+    session = browser.visit(store, k=1)
+    path = store.path / f"session_{session.id}"
+    os.utime(path, (clock(), clock()))  # what a Go FilesystemStore leaves
     clock.advance(Options().max_age)
-    assert browser.load(store).is_new
+    assert browser.load(store).values == {"k": 1}
+    assert store.purge_expired() == 0
+    clock.advance(1)
+    assert browser.load(store).is_new and store.purge_expired() == 1
 
 
 def test_a_file_path_is_refused_as_not_a_directory(tmp_path: Path) -> None:
