@@ -165,14 +165,28 @@ def test_declaring_less_does_not_skip_what_the_store_does(tmp_path: Path) -> Non
 
 def test_level_is_reported_and_enforced(tmp_path: Path) -> None:
     """``--level server-side`` exits 1 unless every store reached it, and says what is missing."""
-    result = run("--level", "server-side", "reference_impl.testing:memory", cwd=tmp_path)
+    no_outage_hook = """
+        from reference_impl import MemoryStore
+
+        def factory(clock, *keys):
+            return MemoryStore(*(keys or (b"h" * 32,)), clock=clock)
+
+        factory.capabilities = {"record_deadlines": True}
+        """
+    result = run_factories(tmp_path, no_outage_hook, "--level", "server-side", "factories:factory")
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[lines.index("level reached:") + 1] == "  memory: cookie (server-side needs S-10.4)"
+    reached = lines[lines.index("level reached:") + 1]
+    assert reached.endswith(": cookie (server-side needs S-10.4)"), reached
     assert "the factory has no break_backend(store) hook: add one" in result.stdout
     assert "FAIL: not every store reached --level server-side" in result.stdout
-    result = run("--level", "cookie", "reference_impl.testing:memory", cwd=tmp_path)
+    result = run_factories(tmp_path, no_outage_hook, "--level", "cookie", "factories:factory")
     assert result.returncode == 0, result.stdout + result.stderr
+    # The built-in memory factory has the outage hook: it reaches the level.
+    result = run("--level", "server-side", "reference_impl.testing:memory", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[lines.index("level reached:") + 1] == "  memory: server-side"
 
 
 def test_subset_passthrough_and_full_state_machine_failure(tmp_path: Path) -> None:
