@@ -205,3 +205,44 @@ def test_periodic_purge_refuses_bad_settings() -> None:
     for bad in ({"interval": 0}, {"interval": -1.0}, {"jitter": 1.0}, {"jitter": -0.1}):
         with pytest.raises(ConfigurationError):
             PeriodicPurge(MemoryStore(HASH), **bad)  # type: ignore[arg-type]
+
+
+def _redis_app(url: str, prefix: str) -> str:
+    return f"""
+        from reference_impl.redis import RedisStore
+        HASH = bytes(range(32))
+        store = RedisStore(HASH, url={url!r}, prefix={prefix!r})
+        store.max_age(86400)
+    """
+
+
+def test_purge_command_and_periodic_purge_on_redis(redis_url: str, tmp_path: Path) -> None:
+    """The command and PeriodicPurge both purge a real Redis: counts, exit 0, a clean stop."""
+    prefix = f"purge-cli:{uuid.uuid4().hex[:8]}:"
+    old = RedisStore(HASH, BLOCK, url=redis_url, prefix=prefix, clock=_past_clock())
+    now = RedisStore(HASH, BLOCK, url=redis_url, prefix=prefix)
+    for store in (old, now):
+        store.max_age(86400)
+    _populate(old, now)
+    try:
+        done = _run_cli(tmp_path, _redis_app(redis_url, prefix), "store")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"purged {EXPIRED} expired sessions from RedisStore"
+        for n in range(EXPIRED):  # expired again, for the in-process helper
+            Browser().visit(old, n=n)
+
+        async def scenario() -> PeriodicPurge:
+            purge = PeriodicPurge(now, interval=0.05, jitter=0.2)
+            async with purge:
+                for _ in range(200):
+                    await asyncio.sleep(0.02)
+                    if purge.purged == EXPIRED:
+                        break
+            return purge
+
+        purge = asyncio.run(scenario())
+        assert purge.purged == EXPIRED and purge.failures == 0 and not purge.running
+        assert len(list(now.client.scan_iter(match=prefix + "*"))) == LIVE
+    finally:
+        old.close()
+        now.close()
