@@ -211,6 +211,16 @@ class InterleavedRequests(RuleBasedStateMachine):
         self.changes[id(session)] = {}
         return id(session), request, session
 
+    @initialize()
+    def race_two_saves(self) -> None:
+        """A fixed race first: every run tells a merging store from a last-writer-wins one."""
+        first, second = self._held(), self._held()
+        for held, key, value in ((first, "a", 1), (second, "b", 2)):
+            held[2][key] = value
+            self.changes[held[0]][key] = value
+        self.save_request(first)
+        self.save_request(second)  # a stale snapshot here drops "a"
+
     @initialize(target=requests)
     def open_two_requests(self) -> object:
         """Every run starts with two requests in flight: the race under test."""
@@ -270,7 +280,6 @@ def interleaved_machine_for(
     if close is not None:
         BoundInterleavedRequests.close = staticmethod(close)
     BoundInterleavedRequests.TestCase.settings = hypothesis_settings(
-        max_examples=max(profile.stateful_examples, 25),
-        stateful_step_count=max(profile.stateful_steps, 25),
+        max_examples=profile.stateful_examples, stateful_step_count=profile.stateful_steps
     )
     return BoundInterleavedRequests
