@@ -364,6 +364,50 @@ def _durable_delete(
     backend.durable_replicas, backend.durable_timeout_ms = replicas, timeout_ms
 
 
+def _sentinel_primary(
+    sentinel_class: Callable[..., Any],
+    retry_class: Callable[..., Any],
+    sentinels: Sequence[tuple[str, int]],
+    service_name: str,
+    *,
+    password: str | None,
+    sentinel_password: str | None,
+    db: int,
+    timeouts: tuple[float, float],
+    retries: int,
+    label: str,
+    settings: dict[str, Any],
+) -> tuple[Any, Any]:
+    """A client of the primary ``service_name`` names, and its ``Sentinel``, sync or async.
+
+    One recipe for both stores (``redis.sentinel`` or ``redis.asyncio.sentinel``
+    classes): the data connections get the store's timeouts and quick
+    retries, and so do the connections to the sentinels, whose own default
+    would back off for seconds when none answers.
+    """
+    socket_timeout, socket_connect_timeout = timeouts
+    addresses, sentinel_kwargs = _sentinel_settings(
+        sentinels,
+        service_name,
+        socket_timeout,
+        socket_connect_timeout,
+        sentinel_password,
+        label,
+        settings,
+    )
+    pool_settings, _ = _pool_settings(socket_timeout, socket_connect_timeout, None, retries)
+    sentinel_kwargs["retry"] = retry_class(_BACKOFF(), retries)
+    sentinel = sentinel_class(
+        addresses,
+        sentinel_kwargs=sentinel_kwargs,
+        password=password,
+        db=db,
+        retry=retry_class(_BACKOFF(), retries),
+        **pool_settings,
+    )
+    return sentinel.master_for(service_name), sentinel
+
+
 def _sentinel_settings(
     sentinels: Sequence[tuple[str, int]],
     service_name: str,
@@ -539,28 +583,20 @@ class RedisStore(ServerSideStore):
         ``durable_delete_replicas``, ...) are the constructor's.
         :meth:`close` releases the pool and the sentinel connections.
         """
-        addresses, sentinel_kwargs = _sentinel_settings(
+        client: redis_py.Redis
+        client, sentinel = _sentinel_primary(
+            Sentinel,
+            Retry,
             sentinels,
             service_name,
-            socket_timeout,
-            socket_connect_timeout,
-            sentinel_password,
-            cls.__name__,
-            settings,
-        )
-        pool_settings, _ = _pool_settings(socket_timeout, socket_connect_timeout, None, retries)
-        sentinel_kwargs["retry"] = Retry(_BACKOFF(), retries)  # redis-py's default backs off for s
-        make_sentinel: Callable[..., Sentinel] = Sentinel  # untyped in redis-py
-        sentinel = make_sentinel(
-            addresses,
-            sentinel_kwargs=sentinel_kwargs,
             password=password,
+            sentinel_password=sentinel_password,
             db=db,
-            retry=Retry(_BACKOFF(), retries),
-            **pool_settings,
+            timeouts=(socket_timeout, socket_connect_timeout),
+            retries=retries,
+            label=cls.__name__,
+            settings=settings,
         )
-        master_for: Callable[[str], redis_py.Redis] = sentinel.master_for
-        client = master_for(service_name)
         store = cls(*key_pairs, client=client, **settings)
         store._owned, store._sentinel = client.connection_pool, sentinel
         return store

@@ -39,7 +39,7 @@ from reference_impl.redis import (
     _ids,
     _pool_settings,
     _RedisKeys,
-    _sentinel_settings,
+    _sentinel_primary,
     _SetCommand,
     _unpack,
 )
@@ -223,28 +223,20 @@ class AsyncRedisStore(AsyncServerSideStore):
     ) -> Self:
         """:meth:`RedisStore.from_sentinel <reference_impl.redis.RedisStore.from_sentinel>`
         on ``redis.asyncio``: the primary Sentinel names, found again after a failover."""
-        addresses, sentinel_kwargs = _sentinel_settings(
+        client: aredis.Redis
+        client, sentinel = _sentinel_primary(
+            Sentinel,
+            Retry,
             sentinels,
             service_name,
-            socket_timeout,
-            socket_connect_timeout,
-            sentinel_password,
-            cls.__name__,
-            settings,
-        )
-        pool_settings, _ = _pool_settings(socket_timeout, socket_connect_timeout, None, retries)
-        sentinel_kwargs["retry"] = Retry(_BACKOFF(), retries)  # redis-py's default backs off for s
-        make_sentinel: Callable[..., Sentinel] = Sentinel  # untyped in redis-py
-        sentinel = make_sentinel(
-            addresses,
-            sentinel_kwargs=sentinel_kwargs,
             password=password,
+            sentinel_password=sentinel_password,
             db=db,
-            retry=Retry(_BACKOFF(), retries),
-            **pool_settings,
+            timeouts=(socket_timeout, socket_connect_timeout),
+            retries=retries,
+            label=cls.__name__,
+            settings=settings,
         )
-        master_for: Callable[[str], aredis.Redis] = sentinel.master_for
-        client = master_for(service_name)
         store = cls(*key_pairs, client=client, **settings)
         store._owned, store._sentinel = client.connection_pool, sentinel
         return store
