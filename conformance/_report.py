@@ -81,6 +81,9 @@ the factory protocol:
                      so S-10.5 and S-10.7 can check storage itself.
   close_store(store) release a store after its test (default: its aclose()
                      or close()). Every store the suite makes is released.
+  make_store_with_timeouts(clock, *, absolute_timeout, idle_timeout)
+                     a store with those limits (seconds, 0 = off), for the
+                     lifetimes clauses S-9.22 to S-9.25 (--with lifetimes).
 
 levels (--level; each needs every one of its clauses run and passed):
 {chr(10).join(f"  {lv.name:<18} {lv.summary}" for lv in LEVELS)}
