@@ -107,6 +107,7 @@ class PeriodicPurge:
         self.purged = 0
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._random = random.SystemRandom()
 
     def next_delay(self) -> float:
@@ -118,20 +119,22 @@ class PeriodicPurge:
         """Start purging in a task on the running loop (``ConfigurationError`` if started)."""
         if self._task is not None and not self._task.done():
             raise ConfigurationError("this PeriodicPurge is already running; stop() it first")
+        self._stopping = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sessionspec-purge")
 
     async def stop(self) -> None:
-        """Stop and wait for the task to end; a purge in progress is cancelled at its await."""
+        """Stop, letting a purge in progress finish, and wait for the task to end.
+
+        The wait between purges ends at once; a purge already running is
+        not cancelled mid-statement (that could leave a pooled database
+        connection checked out and never returned), and each of its
+        statements is bounded by the store's own timeouts.
+        """
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # we were cancelled ourselves, not just the purge task
+        self._stopping.set()
+        await task
 
     @property
     def running(self) -> bool:
@@ -157,9 +160,11 @@ class PeriodicPurge:
         return type(self.store).__name__
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.next_delay())
-            await self.run_once()
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.next_delay())
+            except TimeoutError:
+                await self.run_once()
 
     async def __aenter__(self) -> Self:
         self.start()
