@@ -115,3 +115,62 @@ def test_clear_regenerate_request_writes_the_private_flag() -> None:
     session.clear_regenerate_request()
     session.mark_unmodified()
     assert not session.regenerate_requested and not session.modified
+
+
+def _render_attribute_by_attribute(cookie: Cookie) -> str:
+    """Go's Cookie.String written out attribute by attribute, to pin the cached rendering."""
+    from spec._tokens import is_cookie_domain
+
+    parts = [f"{cookie.name}={cookie.value}"]
+    if cookie.path:
+        parts.append("Path=" + cookie.path)
+    domain = cookie.domain.removeprefix(".")
+    if domain and is_cookie_domain(domain):
+        parts.append("Domain=" + domain)
+    if cookie.expires is not None:
+        from email.utils import formatdate
+
+        parts.append("Expires=" + formatdate(cookie.expires, usegmt=True))
+    if cookie.max_age:
+        parts.append(f"Max-Age={max(cookie.max_age, 0)}")
+    if cookie.http_only:
+        parts.append("HttpOnly")
+    if cookie.secure:
+        parts.append("Secure")
+    if cookie.same_site is not SameSite.DEFAULT:
+        parts.append(f"SameSite={cookie.same_site.value.capitalize()}")
+    if cookie.partitioned:
+        parts.append("Partitioned")
+    return "; ".join(parts)
+
+
+@given(_OPTIONS, st.sampled_from(["s", "x-y"]), st.sampled_from(["v", "a|b-c_=", ""]), st.data())
+def test_cached_attributes_render_like_go(
+    options: Options, name: str, value: str, data: st.DataObject
+) -> None:
+    """S-3.1: the per-options attribute cache writes what Go writes, whatever came before."""
+    now = data.draw(st.sampled_from([0.0, 1.5e9, 1.5e9 + 1, 4e9]))
+    cookie = Cookie.for_session(name, value, options, now)
+    assert cookie.render() == _render_attribute_by_attribute(cookie)
+
+
+def test_http_date_cache_follows_the_seconds() -> None:
+    """S-3.1: the remembered last date is only reused for the very same second."""
+    from email.utils import formatdate
+
+    from spec.cookie import http_date
+
+    for seconds in (1_700_000_000, 1_700_000_000, 1_700_000_001, 1_700_000_000, 0, 0):
+        assert http_date(seconds) == formatdate(seconds, usegmt=True)
+
+
+_HEADER = st.text(alphabet=st.sampled_from(list('ab=;" \t\r\n\\,x\x7f\x00é')), max_size=40)
+
+
+@given(_HEADER, st.sampled_from(["a", "b", "ab", "x", "a b"]))
+def test_cookie_values_keeps_what_parse_cookie_header_keeps(header: str, name: str) -> None:
+    """S-3.9: the per-name lookup keeps exactly the pairs of the full parse, in order."""
+    from spec.cookie import cookie_values, parse_cookie_header
+
+    expected = [value for pair_name, value in parse_cookie_header(header) if pair_name == name]
+    assert cookie_values(header, name) == expected
