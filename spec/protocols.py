@@ -146,5 +146,21 @@ def never_blocks(store: object) -> bool:
 def is_async_store(store: object) -> TypeGuard[AsyncStore]:
     """Whether ``store`` is an :class:`AsyncStore` (its ``save`` is a coroutine function)."""
     # Defined beside AsyncStore so that Session.save/asave, the registry and
-    # the adapters all decide "async or not" with this one test.
-    return inspect.iscoroutinefunction(getattr(store, "save", None))
+    # the adapters all decide "async or not" with this one test. The answer
+    # is remembered per class and class-level ``save`` (it is asked twice per
+    # request); a store whose instance carries its own ``save`` is asked
+    # every time.
+    if "save" in getattr(store, "__dict__", ()):
+        return inspect.iscoroutinefunction(store.save)  # type: ignore[attr-defined]
+    method = getattr(type(store), "save", None)
+    if method is None:  # no save of its own class: whatever the instance answers, each time
+        return inspect.iscoroutinefunction(getattr(store, "save", None))
+    key = (type(store), method)
+    known = _ASYNC_BY_CLASS.get(key)
+    if known is None:
+        known = _ASYNC_BY_CLASS[key] = inspect.iscoroutinefunction(getattr(store, "save", None))
+    return known
+
+
+#: Per (store class, its ``save``): whether that ``save`` is a coroutine function.
+_ASYNC_BY_CLASS: dict[tuple[type, object], bool] = {}

@@ -200,16 +200,19 @@ class Registry:
         any failed, :class:`SaveAllError` names each one with its error.
         """
         failures: list[tuple[str, BaseException]] = []
-        for store, session in self.sessions_with_stores():
+        with self._lock:
+            held = list(self._sessions.values())
+        for store, session in held:
             try:
                 if is_async_store(store):
                     raise ConfigurationError(
                         f"session {session.name!r} comes from an async store: use asave_all"
                     )
-                touch = None if session.modified else getattr(store, "touch", None)
+                modified = session.modified
+                touch = None if modified else getattr(store, "touch", None)
                 if touch is not None:
                     touch(self._request, response, session, force=not only_modified)
-                elif session.modified or not only_modified:
+                elif modified or not only_modified:
                     store.save(self._request, response, session)
             except Exception as exc:  # collected, re-raised below as one SaveAllError
                 failures.append((session.name, exc))
@@ -224,12 +227,15 @@ class Registry:
         A sync store that declares ``blocking = False`` is called inline.
         """
         failures: list[tuple[str, BaseException]] = []
-        for store, session in self.sessions_with_stores():
+        with self._lock:
+            held = list(self._sessions.values())
+        for store, session in held:
             try:
-                touch = None if session.modified else getattr(store, "touch", None)
+                modified = session.modified
+                touch = None if modified else getattr(store, "touch", None)
                 if touch is not None:
                     await _atouch(store, touch, self._request, response, session, only_modified)
-                elif not (session.modified or not only_modified):
+                elif not (modified or not only_modified):
                     continue
                 elif is_async_store(store):
                     await store.save(self._request, response, session)

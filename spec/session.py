@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from spec._model import ValidatedModel
 from spec._tokens import check_cookie_name
@@ -202,22 +202,47 @@ class Session(ValidatedModel):
         str/int-keyed dict, and ``options`` a validated :class:`Options`.
         """
         # What model_construct would build, without its per-field default and
-        # alias walk (a third of a cookie request): the same __dict__, fields
-        # set, extra and private slots, with the values already watched.
-        given: dict[str, Any] = {
-            "name": name,
-            "id": session_id,
-            "values": values,
-            "options": options,
-            "is_new": is_new,
-            "load_error": load_error,
-            "created_at": created_at,
-            "user_id": user_id,
-        }
-        session = _construct(cls, given)
-        private = session.__pydantic_private__
-        assert private is not None
+        # alias walk (a third of a cookie request): the same __dict__ in field
+        # order, fields set, extra and private slots, with the values watched.
+        fast = _fast_build(cls)
+        if fast is None:
+            session = _construct(
+                cls,
+                {
+                    "name": name,
+                    "id": session_id,
+                    "values": values,
+                    "options": options,
+                    "is_new": is_new,
+                    "load_error": load_error,
+                    "created_at": created_at,
+                    "user_id": user_id,
+                },
+            )
+            private = session.__pydantic_private__
+            assert private is not None
+            private["_store"] = store
+            return session
+        session = cls.__new__(cls)
+        fields_set, private_defaults = fast
+        _set_dict(
+            session,
+            {
+                "name": name,
+                "id": session_id,
+                "values": TrackedDict(values),
+                "options": options,
+                "is_new": is_new,
+                "load_error": load_error,
+                "created_at": created_at,
+                "user_id": user_id,
+            },
+        )
+        _set_fields_set(session, set(fields_set))
+        _set_extra(session, None)
+        private = dict(private_defaults)
         private["_store"] = store
+        _set_private_slot(session, private)
         return session
 
     def adopt(self, store: Store | AsyncStore) -> None:
@@ -348,6 +373,32 @@ def _defaults(
         unset = frozenset(name for name, default in fields.items() if default is _UNSET)
         _DEFAULTS[cls] = (fields, private, unset) if simple else None
     return _DEFAULTS[cls]
+
+
+def _set_dict(session: Session, state: dict[str, Any]) -> None:
+    object.__setattr__(session, "__dict__", state)
+
+
+# pydantic's slots, written through their descriptors (what object.__setattr__
+# does for them, minus the attribute lookup): these run on every load.
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private_slot = BaseModel.__dict__["__pydantic_private__"].__set__
+_FAST: dict[type[Session], tuple[frozenset[str], dict[str, Any]] | None] = {}
+
+
+def _fast_build(cls: type[Session]) -> tuple[frozenset[str], dict[str, Any]] | None:
+    """(every field name, the private defaults) where ``trusted`` may build ``cls`` directly.
+
+    Only for classes whose fields are exactly :class:`Session`'s, in its
+    order, with immutable defaults (a subclass adding fields goes through
+    :func:`_construct`, which knows every field).
+    """
+    if cls not in _FAST:
+        defaults = _defaults(cls)
+        same = list(cls.model_fields) == list(Session.model_fields)
+        _FAST[cls] = (frozenset(cls.model_fields), defaults[1]) if defaults and same else None
+    return _FAST[cls]
 
 
 def _construct(cls: type[Session], given: dict[str, Any]) -> Session:

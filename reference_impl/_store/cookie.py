@@ -48,7 +48,7 @@ class CookieCore(StoreCore):
             raise ValueTooLongError(size, limit)
         response.set_cookie(Cookie.for_session(session.name, encoded, session.options, now))
         private = session.__pydantic_private__
-        if session.is_new and private is not None and private.get("_used_at") is None:
+        if self.listeners and session.is_new and private and private.get("_used_at") is None:
             self.emit("created", session.name)  # the first save of a session (S-9.26)
         self.stamp(session, int(now), None)
         session.clear_regenerate_request()

@@ -187,11 +187,13 @@ class StoreCore:
                 MAX_SAME_NAME_COOKIES,
             )
             raws = raws[:MAX_SAME_NAME_COOKIES]
+        lifetimes = self.lifetimes
         for raw in raws:
             try:
                 session_id, values, record = yield from self._load_one(name, raw)
                 meta = read_meta(values, self.options)
-                yield from self._check_lifetime(session_id, meta)
+                if lifetimes.absolute_timeout or lifetimes.idle_timeout:
+                    yield from self._check_lifetime(session_id, meta)
             except DecodeError as exc:
                 error = most_specific(exc)
                 log_rejection(self.label, name, error)
@@ -206,8 +208,10 @@ class StoreCore:
             assert private is not None
             if meta.user_id is not None:  # S-10.11
                 session.__dict__["user_id"] = private["_stored_user"] = meta.user_id
-            private["_used_at"] = meta.used_at
-            private["_record"] = record
+            if meta.used_at is not None:
+                private["_used_at"] = meta.used_at
+            if record is not None:
+                private["_record"] = record
             return session
         return self._session(name, owner, "", {}, self.options, True, first_error)
 
