@@ -42,6 +42,7 @@ __all__ = [
     "collect_session_headers",
     "install_registry",
     "registry_of",
+    "release_registry",
     "vary_with_cookie",
     "was_accessed",
 ]
@@ -89,6 +90,20 @@ def install_registry(request: Request) -> Registry:
     hand one visitor's sessions to the next (S-5.8).
     """
     return Registry.of(request)
+
+
+def release_registry(request: Request, registry: Registry) -> None:
+    """Take ``registry`` out of ``request.state`` once the request is over.
+
+    The registry refers to its request, and the request's state holds the
+    registry: a reference cycle that only the garbage collector would free,
+    on every request, keeping each request's sessions alive until then. The
+    middleware that installed the registry calls this when the app returns
+    (an outer layer's registry is left alone).
+    """
+    state = request.state
+    if state.get(REGISTRY_STATE_KEY) is registry:
+        del state[REGISTRY_STATE_KEY]
 
 
 def registry_of(request: Request) -> Registry | None:

@@ -31,11 +31,13 @@ from reference_impl.integrations._common import (
     PendingHeaders,
     acollect_session_headers,
     install_registry,
+    release_registry,
     vary_with_cookie,
     was_accessed,
 )
 from spec.cookie import cookie_values
 from spec.errors import ConfigurationError
+from spec.registry import REGISTRY_STATE_KEY
 
 __all__ = [
     "MIDDLEWARE_STATE_KEY",
@@ -101,15 +103,18 @@ class ScopeRequest:
     def cookie_values(self, name: str) -> list[str]:
         """Every value of cookie ``name`` sent with the request, in header order."""
         headers: Iterable[tuple[bytes, bytes]] = self.scope.get("headers") or ()
-        joined = "; ".join(
-            value.decode("latin-1") for key, value in headers if key.lower() == b"cookie"
-        )
-        return cookie_values(joined, name)
+        found = [value for key, value in headers if key == b"cookie" or key.lower() == b"cookie"]
+        if not found:
+            return []
+        joined = found[0] if len(found) == 1 else b"; ".join(found)
+        return cookie_values(joined.decode("latin-1"), name)
 
     @property
     def state(self) -> MutableMapping[str, object]:
         """The scope's ``state`` mapping (created if the server gave none)."""
-        state: MutableMapping[str, object] = self.scope.setdefault("state", {})
+        state: MutableMapping[str, object] | None = self.scope.get("state")
+        if state is None:
+            state = self.scope.setdefault("state", {})
         return state
 
 
@@ -150,7 +155,17 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         request = request_of(scope)
-        install_registry(request)  # never one inherited through a shared state (S-5.8)
+        before = request.state.get(REGISTRY_STATE_KEY)
+        registry = install_registry(request)  # never one inherited through a shared state (S-5.8)
+        try:
+            await self._serve(request, scope, receive, send)
+        finally:
+            if registry is not before:  # ours: break the request <-> registry cycle
+                release_registry(request, registry)
+
+    async def _serve(
+        self, request: ScopeRequest, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -49,7 +49,12 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 
     raise MissingDependencyError(_missing.name or "starlette", "starlette", __name__) from None
 
-from reference_impl.integrations._common import CookieCollector, PendingHeaders, install_registry
+from reference_impl.integrations._common import (
+    CookieCollector,
+    PendingHeaders,
+    install_registry,
+    release_registry,
+)
 from reference_impl.integrations.asgi import (
     MIDDLEWARE_STATE_KEY,
     SESSION_SCOPE_TYPES,
@@ -302,6 +307,7 @@ class SessionMiddleware:
     __slots__ = (
         "_max_age_from_store",
         "_options",
+        "_same_as_wanted",
         "app",
         "save_every_request",
         "session_cookie",
@@ -370,17 +376,33 @@ class SessionMiddleware:
             http_only=True,
             partitioned=partitioned,
         )
+        # The last session options found equal to ours (a store's defaults).
+        self._same_as_wanted: Options | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in SESSION_SCOPE_TYPES:
             await self.app(scope, receive, send)
             return
         request = request_of(scope)
-        install_registry(request)  # never one inherited through a shared state (S-5.8)
+        before = request.state.get(REGISTRY_STATE_KEY)
+        registry = install_registry(request)  # never one inherited through a shared state (S-5.8)
+        try:
+            await self._serve(request, registry, scope, receive, send)
+        finally:
+            if registry is not before:  # ours: break the request <-> registry cycle
+                release_registry(request, registry)
+
+    async def _serve(
+        self, request: ScopeRequest, registry: Registry, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         main: Session | None = None
         mapping: SessionDict | None = None
         if self.store is not None:
-            main = await _load(request, self.store, self.session_cookie)
+            store = self.store
+            if _is_sync_store(store) and never_blocks(store):  # no I/O: inline
+                main = registry.get(store, self.session_cookie)
+            else:
+                main = await _load(request, store, self.session_cookie)
             self._apply_options(main)
             mapping = SessionDict(main.values)
             scope["session"] = mapping
@@ -413,11 +435,16 @@ class SessionMiddleware:
     def _apply_options(self, session: Session) -> None:
         """Give a just-loaded session this cookie's options, without counting it as a change."""
         wanted = self._options
-        if self._max_age_from_store and session.options.max_age != wanted.max_age:
-            wanted = wanted.replace(max_age=session.options.max_age)  # its own (S-9.21)
-        if session.options != wanted:
+        current = session.options
+        if current is wanted or current is self._same_as_wanted:
+            return  # the store's own options object, already found equal: no comparison
+        if self._max_age_from_store and current.max_age != wanted.max_age:
+            wanted = wanted.replace(max_age=current.max_age)  # its own (S-9.21)
+        if current != wanted:
             session.options = wanted
             session.mark_unmodified()
+        elif wanted is self._options:
+            self._same_as_wanted = current  # stores hand every session the same object
 
     def _accessed(
         self, request: ScopeRequest, main: Session | None, mapping: SessionDict | None
