@@ -50,9 +50,7 @@ class CookieCore(StoreCore):
         private = session.__pydantic_private__
         if self.listeners and session.is_new and private and private.get("_used_at") is None:
             self.emit("created", session.name)  # the first save of a session (S-9.26)
-        self.stamp(session, int(now), None)
-        session.clear_regenerate_request()
-        session.mark_unmodified()
+        self.saved(session, int(now), None)
         return
         yield  # a plan with no backend step
 

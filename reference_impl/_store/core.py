@@ -33,6 +33,7 @@ from spec import (
     Store,
 )
 from spec._tokens import TOKEN
+from spec._tracked import TrackedDict
 from spec.errors import (
     AbsoluteTimeoutError,
     ConfigurationError,
@@ -314,13 +315,27 @@ class StoreCore:
 
     def stamp(self, session: Session, now: int, record: str | None) -> None:
         """After a save or touch: note creation, last use and the stored text."""
-        if self.lifetimes.keeps_created and session.created_at is None:
+        if session.created_at is None and self.lifetimes.keeps_created:
             session.created_at = now
         private = session.__pydantic_private__
         assert private is not None
         private["_used_at"] = now
         private["_record"] = record
-        private["_stored_user"] = session.user_id
+        private["_stored_user"] = session.__dict__["user_id"]
+
+    def saved(self, session: Session, now: int, record: str | None) -> None:
+        """After a save: :meth:`stamp`, the ID change done, nothing left unsaved.
+
+        What ``stamp``, ``clear_regenerate_request`` and ``mark_unmodified``
+        do, in one pass over the private slots (it runs on every save).
+        """
+        self.stamp(session, now, record)
+        private = session.__pydantic_private__
+        assert private is not None
+        private["_regenerate"] = private["_modified"] = False
+        values = session.__dict__["values"]
+        if isinstance(values, TrackedDict):
+            values.reset()
 
     def _session(
         self,

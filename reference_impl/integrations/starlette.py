@@ -73,7 +73,6 @@ from spec import (
     Registry,
     Session,
     SessionKey,
-    SessionValue,
     Store,
     TypedSession,
     check_cookie_name,
@@ -468,13 +467,12 @@ class SessionMiddleware:
         """Carry ``request.session`` into its session, save what must be, return the headers."""
         if main is not None and mapping is not None and mapping.modified:
             if mapping:
-                values: dict[SessionKey, SessionValue] = dict(mapping)
                 if isinstance(main.values, TrackedDict):
                     # Only the keys this request changed, so a concurrent save merges (S-10.20).
-                    main.values.assign(values)
+                    main.values.assign(mapping)
                     main.values.changed = True  # the mapping was modified: save it
                 else:
-                    main.values = values
+                    main.values = dict(mapping)
             elif not main.is_new:  # loaded from a cookie, now emptied: log out
                 main.values = {}
                 main.options = main.options.replace(max_age=-1)
