@@ -60,14 +60,21 @@ class TrackedDict(dict[K, V]):
         object loaded counts as changed when it is a list or dict (it may
         have been edited in place), and as unchanged when it is immutable.
         """
-        for key in [k for k in self if k not in new]:
+        for key in self.keys() - new.keys():
             del self[key]
+        written: list[K] = []
+        get = dict.get
         for key, value in new.items():
-            if key in self and not isinstance(value, list | dict):
-                old = dict.__getitem__(self, key)
+            if not isinstance(value, list | dict):
+                old = get(self, key, _MISSING)
                 if old is value or (type(old) is type(value) and old == value):
                     continue  # immutable and as loaded: not this request's change
-            self[key] = value
+            written.append(key)
+        if written:  # recorded as __setitem__ would, once for all the keys
+            self.changed = True
+            self.set_keys.update(written)
+            self.deleted_keys.difference_update(written)
+            dict.update(self, {key: new[key] for key in written})
 
     def _deleted(self, key: K) -> None:
         self.changed = True
