@@ -19,17 +19,18 @@ twin, ``reference_impl.aio.redis.AsyncRedisStore``.
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
+from types import TracebackType
 from typing import Any, NamedTuple, Self
 
 try:
     import redis as redis_py
     from redis.backoff import EqualJitterBackoff
     from redis.cluster import RedisCluster
-    from redis.exceptions import RedisClusterException, RedisError
+    from redis.exceptions import NoScriptError, RedisClusterException, RedisError
     from redis.retry import Retry
     from redis.sentinel import Sentinel
 except ModuleNotFoundError as _missing:  # the optional package is not installed
@@ -43,7 +44,7 @@ from spec.errors import ConfigurationError, DeserializeError, StoreError
 from spec.protocols import Serializer
 
 # The helpers below with a leading underscore (_RedisKeys, _SetCommand,
-# _as_store_error, _pool_settings, _unpack, _BACKOFF, _durable_delete,
+# _as_store_error, _Script, _pool_settings, _unpack, _BACKOFF, _durable_delete,
 # _sentinel_settings) are shared with
 # reference_impl.aio.redis only, so both stores send the same commands; they
 # are not API.
@@ -53,13 +54,62 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 _FAILURES = (RedisError, RedisClusterException, OSError)
 
 
-@contextlib.contextmanager
-def _as_store_error(action: str) -> Iterator[None]:
-    """Turn every client failure into :class:`StoreError`: an outage is never "no session"."""
-    try:
-        yield
-    except _FAILURES as exc:
-        raise StoreError(f"{type(exc).__name__}: {exc}", backend="redis", action=action) from exc
+class _as_store_error:  # lower case: used like the function it replaced
+    """Turn every client failure into :class:`StoreError`: an outage is never "no session".
+
+    A class rather than ``@contextlib.contextmanager``: it wraps every command
+    of every request, and a generator-based manager costs a generator
+    object and two resumptions each time.
+    """
+
+    __slots__ = ("action",)
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        if exc is not None and isinstance(exc, _FAILURES):
+            raise StoreError(
+                f"{type(exc).__name__}: {exc}", backend="redis", action=self.action
+            ) from exc
+
+
+class _Script(NamedTuple):
+    """A Lua script and its SHA-1, so a call can send ``EVALSHA`` instead of the text.
+
+    ``EVAL`` ships the whole script (hundreds of bytes) with every request
+    and has the server hash it again; ``EVALSHA`` names the cached script.
+    A server that does not have it cached (restarted, ``SCRIPT FLUSH``, a
+    failover to a replica, a cluster node that never ran it) answers
+    ``NOSCRIPT``, and the call is repeated once as ``EVAL``, which caches it
+    again. Nothing is loaded up front, so start-up still needs no Redis.
+    """
+
+    text: str
+    sha: str
+
+    @classmethod
+    def of(cls, text: str) -> _Script:
+        return cls(text, hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest())
+
+    def run(self, client: Any, key: str, *args: object) -> object:
+        """The script's reply on ``key`` with ``args``, through a sync client."""
+        try:
+            return client.evalsha(self.sha, 1, key, *args)
+        except NoScriptError:
+            return client.eval(self.text, 1, key, *args)
+
+    async def arun(self, client: Any, key: str, *args: object) -> object:
+        """The script's reply on ``key`` with ``args``, through a ``redis.asyncio`` client."""
+        try:
+            return await client.evalsha(self.sha, 1, key, *args)
+        except NoScriptError:
+            return await client.eval(self.text, 1, key, *args)
 
 
 class _SetCommand(NamedTuple):
@@ -74,7 +124,7 @@ class _SetCommand(NamedTuple):
 
 #: ``swap`` as one atomic, single-key script (so Redis Cluster routes it like
 #: a GET): replace the record only if its data part still reads ``ARGV[1]``.
-_SWAP_SCRIPT = """
+_SWAP_SCRIPT = _Script.of("""
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local bar = string.find(current, '|', 1, true)
@@ -85,13 +135,13 @@ else
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 end
 return 1
-"""
+""")
 
 
 #: Delete one record if its deadline has passed (``ARGV[1]`` is now): the
 #: check and the delete are one atomic step, so a session saved meanwhile
 #: (a new deadline) is never purged. Single-key, like every command here.
-_PURGE_SCRIPT = """
+_PURGE_SCRIPT = _Script.of("""
 if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
@@ -103,7 +153,7 @@ if deadline and deadline < tonumber(ARGV[1]) then
   return 1
 end
 return 0
-"""
+""")
 
 
 #: List a session under a user (S-10.11): one sorted set per user, the session
@@ -112,7 +162,7 @@ return 0
 #: longest entry's: Redis drops a user's index once every session in it has
 #: expired, and entries past their deadline are pruned when it is read.
 #: One key per call (the user's), so it runs on Redis Cluster unchanged.
-_INDEX_USER_SCRIPT = """
+_INDEX_USER_SCRIPT = _Script.of("""
 local fresh = redis.call('EXISTS', KEYS[1]) == 0
 redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[2])
 if ARGV[3] == '' then
@@ -125,13 +175,13 @@ if fresh or (current >= 0 and current < ttl) then
   redis.call('EXPIRE', KEYS[1], ttl)
 end
 return 1
-"""
+""")
 
 #: A user's listed IDs whose deadline is not before ``ARGV[1]`` (now); the others go.
-_USER_SESSIONS_SCRIPT = """
+_USER_SESSIONS_SCRIPT = _Script.of("""
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)
-"""
+""")
 
 
 def _glob_escape(text: str) -> str:
@@ -258,26 +308,24 @@ class _RedisBackend(_RedisKeys):
         self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
     ) -> bool:
         key, *args = self.swap_args(session_id, expected, data, expires_at, ttl)
-        with _as_store_error("touch a session (EVAL)"):
-            done: object = self.client.eval(_SWAP_SCRIPT, 1, key, *args)
+        with _as_store_error("touch a session (EVALSHA)"):
+            done = _SWAP_SCRIPT.run(self.client, key, *args)
         return bool(done)
 
     def index_user(
         self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
     ) -> None:
         key, *args = self.index_args(session_id, user_id, expires_at, ttl)
-        with _as_store_error("index a user's session (EVAL)"):
-            self.client.eval(_INDEX_USER_SCRIPT, 1, key, *args)
+        with _as_store_error("index a user's session (EVALSHA)"):
+            _INDEX_USER_SCRIPT.run(self.client, key, *args)
 
     def unindex_user(self, session_id: str, user_id: str) -> None:
         with _as_store_error("unindex a user's session (ZREM)"):
             self.client.zrem(self.user_key(user_id), session_id)
 
     def user_sessions(self, user_id: str, now: float) -> list[str]:
-        with _as_store_error("list a user's sessions (EVAL)"):
-            found: object = self.client.eval(
-                _USER_SESSIONS_SCRIPT, 1, self.user_key(user_id), repr(float(now))
-            )
+        with _as_store_error("list a user's sessions (EVALSHA)"):
+            found = _USER_SESSIONS_SCRIPT.run(self.client, self.user_key(user_id), repr(float(now)))
         return _ids(found)
 
     def _set(self, command: _SetCommand) -> bool:
@@ -614,10 +662,10 @@ class RedisStore(ServerSideStore):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be a positive int; got {batch_size!r}")
         client, now, removed = self._redis.client, repr(float(self.clock())), 0
-        with _as_store_error("purge sessions (SCAN, EVAL)"):
+        with _as_store_error("purge sessions (SCAN, EVALSHA)"):
             pattern = _glob_escape(self._redis.prefix) + "*"
             for key in client.scan_iter(match=pattern, count=batch_size):
-                removed += int(client.eval(_PURGE_SCRIPT, 1, key, now))
+                removed += 1 if _PURGE_SCRIPT.run(client, key, now) else 0  # 1: deleted
         return self._purged(removed)
 
     def ping(self) -> None:

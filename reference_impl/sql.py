@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 try:
     import sqlalchemy as sa
@@ -35,6 +35,8 @@ from reference_impl._store.sql import (
     PING,
     PURGE_BATCH,
     Armed,
+    Compiled,
+    DirectQueries,
     Queries,
     check_batch_size,
     check_sqlite_path,
@@ -49,7 +51,7 @@ from reference_impl._store.sql import (
     watchdog,
 )
 from spec import Clock, Options
-from spec.errors import ConfigurationError
+from spec.errors import ConfigurationError, StoreError
 from spec.protocols import Serializer
 
 __all__ = ["DEFAULT_URL", "SQLStore", "create_engine", "session_table"]
@@ -126,8 +128,8 @@ class _SQLBackend:
         self.table, self._clock = table, clock
         self.timeout, self.pre_ping = timeout, pre_ping
         self._ready, self._lock = False, threading.Lock()
-        self.use_engine(engine)
         self.queries = Queries(table)
+        self.use_engine(engine)
 
     def use_engine(self, engine: Engine) -> None:
         self.engine = engine
@@ -137,8 +139,15 @@ class _SQLBackend:
         # than the two statements of a request (SQLite 1.2 ms against 0.4 ms).
         # SQLAlchemy itself treats such a connection as autocommit by the same test.
         on_connect = getattr(engine.dialect, "_on_connect_isolation_level", None)
-        by_option = engine.get_execution_options().get("isolation_level")
-        self._autocommit_engine = "AUTOCOMMIT" in (on_connect, by_option)
+        options = engine.get_execution_options()
+        self._autocommit_engine = "AUTOCOMMIT" in (on_connect, options.get("isolation_level"))
+        # The direct path needs an engine whose connections commit each statement
+        # by themselves (autocommit from the connect on) and whose statements
+        # compile the same on every connection (no other execution options,
+        # such as a schema_translate_map).
+        direct = on_connect == "AUTOCOMMIT" and not set(options) - {"isolation_level"}
+        self._direct = DirectQueries(self.table, engine.dialect) if direct else None
+        self._base_error = self._driver_error
 
     def _run(
         self,
@@ -167,18 +176,107 @@ class _SQLBackend:
             with self._connection(armed) as connection:  # on a new connection, once
                 return self._statement(connection, statement, *args, **kwargs)
         except Exception as exc:
-            if not isinstance(exc, sa_exc.SQLAlchemyError | self._driver_error):
+            failure = self._failure(action, exc, armed)
+            if failure is exc:
                 raise
-            if any(a.fired for a in armed):
-                raise timed_out(action, self.table, self.timeout) from exc
-            # SQLAlchemy leaves a driver error outside a statement unwrapped: a MySQL
-            # connection's SET AUTOCOMMIT, from an engine passed in that is not autocommit.
-            wrapped = (
-                exc
-                if isinstance(exc, sa_exc.SQLAlchemyError)
-                else sa_exc.DBAPIError(None, None, exc)
-            )
-            raise store_error(action, self.table, wrapped) from exc
+            raise failure from exc
+
+    def _direct_ready(self) -> DirectQueries | None:
+        """The compiled statements, if this call may bypass SQLAlchemy's ``Connection``.
+
+        Only while nobody listens: an engine or dialect event listener
+        (tracing, statement logging, ``handle_error``) or ``echo`` must see
+        every statement, so with any of them the call takes the ordinary
+        path. Checked per call, since listeners can be added at any time.
+        """
+        engine = self.engine
+        if engine._has_events or engine.dialect._has_events or engine.echo:
+            return None
+        return self._direct
+
+    def _execute(self, action: str, statement: Compiled, values: dict[str, Any]) -> Any:
+        """Run one compiled statement on a pooled DBAPI connection: its cursor after execute.
+
+        The connection is checked out of and back into the engine's own pool
+        (so its checkout, reset and recycling are SQLAlchemy's), under the
+        same deadline and with the same single retry on a connection found
+        dead as :meth:`_run`; a driver error is wrapped the way SQLAlchemy
+        wraps it (so an ``IntegrityError`` is SQLAlchemy's), and a
+        disconnect invalidates the pool as SQLAlchemy does after a restart.
+        The caller reads the row or row count inside this call.
+        """
+        armed: list[Armed] = []
+        parameters = statement.parameters(values)
+        try:
+            self._ensure_table(armed)
+            try:
+                return self._execute_once(statement.sql, parameters, armed)
+            except sa_exc.DBAPIError as exc:
+                if not exc.connection_invalidated or any(a.fired for a in armed):
+                    raise
+            return self._execute_once(statement.sql, parameters, armed)  # a new connection, once
+        except Exception as exc:
+            raise self._failure(action, exc, armed) from exc
+
+    def _execute_once(
+        self, sql: str, parameters: tuple[Any, ...] | dict[str, Any], armed: list[Armed]
+    ) -> Any:
+        direct = self._direct
+        assert direct is not None
+        connection = self.engine.raw_connection()
+        try:
+            with self._deadline_on(connection.driver_connection, armed):
+                cursor = connection.cursor()
+                try:
+                    if self.pre_ping:
+                        cursor.execute(direct.ping.sql, direct.ping.parameters({}))
+                    cursor.execute(sql, parameters)
+                    if cursor.description is not None:
+                        return cursor.fetchone()
+                    return cursor.rowcount
+                except self._base_error as exc:
+                    raise self._wrap(exc, sql, connection, cursor) from exc
+                finally:
+                    with contextlib.suppress(Exception):  # a dead connection's cursor
+                        cursor.close()
+        finally:
+            connection.close()
+
+    def _wrap(self, exc: Exception, sql: str, connection: Any, cursor: Any) -> Exception:
+        """SQLAlchemy's exception for a driver error, invalidating the pool on a disconnect."""
+        dialect = self.engine.dialect
+        try:
+            lost = bool(dialect.is_disconnect(cast(Any, exc), connection.dbapi_connection, cursor))
+        except Exception:
+            lost = False
+        if lost:
+            # As SQLAlchemy does: every connection opened before this one is
+            # replaced at its next checkout (a restarted server killed them all).
+            self.engine.pool._invalidate(connection, exc)  # this one too
+            if connection.is_valid:
+                connection.invalidate(exc)
+        return sa_exc.DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            self._base_error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=dialect,
+        )
+
+    def _failure(self, action: str, exc: Exception, armed: list[Armed]) -> Exception:
+        """What a failed call raises: the original if it is not the database's, else StoreError."""
+        if not isinstance(exc, sa_exc.SQLAlchemyError | self._driver_error):
+            return exc
+        if any(a.fired for a in armed):
+            return timed_out(action, self.table, self.timeout)
+        # SQLAlchemy leaves a driver error outside a statement unwrapped: a MySQL
+        # connection's SET AUTOCOMMIT, from an engine passed in that is not autocommit.
+        wrapped = (
+            exc if isinstance(exc, sa_exc.SQLAlchemyError) else sa_exc.DBAPIError(None, None, exc)
+        )
+        return store_error(action, self.table, wrapped)
 
     @contextlib.contextmanager
     def _connection(self, armed: list[Armed]) -> Iterator[Connection]:
@@ -207,10 +305,16 @@ class _SQLBackend:
             connection.execute(PING)
         return statement(connection, *args, **kwargs)
 
-    @contextlib.contextmanager
-    def _deadline(self, connection: Connection, armed: list[Armed]) -> Iterator[None]:
+    def _deadline(
+        self, connection: Connection, armed: list[Armed]
+    ) -> contextlib.AbstractContextManager[None]:
         """Shut the connection's socket down if the database has not answered by the deadline."""
-        sock = driver_socket(connection.connection.driver_connection)
+        return self._deadline_on(connection.connection.driver_connection, armed)
+
+    @contextlib.contextmanager
+    def _deadline_on(self, driver_connection: object, armed: list[Armed]) -> Iterator[None]:
+        """:meth:`_deadline` for the driver's own connection object."""
+        sock = driver_socket(driver_connection)
         if sock is None:
             yield
             return
@@ -248,23 +352,51 @@ class _SQLBackend:
         self._run("ping the database", _ping)
 
     def read(self, session_id: str) -> tuple[str, float | None] | None:
-        return self._run("read a session", self.queries.read, session_id)
+        direct = self._direct_ready()
+        if direct is None:
+            return self._run("read a session", self.queries.read, session_id)
+        row = self._execute("read a session", direct.read, {"sid": session_id})
+        if row is None:
+            return None
+        data, expires_at = row
+        return str(data), None if expires_at is None else float(expires_at)
 
     def create(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
-        return self._run("create a session", self.queries.create, session_id, data, expires_at)
+        direct = self._direct_ready()
+        if direct is None:
+            return self._run("create a session", self.queries.create, session_id, data, expires_at)
+        values = {"sid": session_id, "data": data, "exp": expires_at}
+        try:
+            self._execute("create a session", direct.create, values)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, sa_exc.IntegrityError):
+                return False  # the ID exists: never overwrite it
+            raise
+        return True
 
     def update(self, session_id: str, data: str, expires_at: float | None, ttl: int | None) -> bool:
-        return self._run("update a session", self.queries.update, session_id, data, expires_at)
+        direct = self._direct_ready()
+        if direct is None:
+            return self._run("update a session", self.queries.update, session_id, data, expires_at)
+        values = {"sid": session_id, "data": data, "exp": expires_at}
+        return bool(self._execute("update a session", direct.update, values) > 0)
 
     def delete(self, session_id: str) -> bool:
-        return self._run("delete a session", self.queries.delete, session_id)
+        direct = self._direct_ready()
+        if direct is None:
+            return self._run("delete a session", self.queries.delete, session_id)
+        return bool(self._execute("delete a session", direct.delete, {"sid": session_id}) > 0)
 
     def swap(
         self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
     ) -> bool:
-        return self._run(
-            "touch a session", self.queries.swap, session_id, expected, data, expires_at
-        )
+        direct = self._direct_ready()
+        if direct is None:
+            return self._run(
+                "touch a session", self.queries.swap, session_id, expected, data, expires_at
+            )
+        values = {"sid": session_id, "expected": expected, "data": data, "exp": expires_at}
+        return bool(self._execute("touch a session", direct.swap, values) > 0)
 
     #: The user index is a column of the row itself: no refresh on every save.
     refresh_user_index = False

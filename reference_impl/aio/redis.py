@@ -90,25 +90,25 @@ class _AsyncRedisBackend(_RedisKeys):
         self, session_id: str, expected: str, data: str, expires_at: float | None, ttl: int | None
     ) -> bool:
         key, *args = self.swap_args(session_id, expected, data, expires_at, ttl)
-        with _as_store_error("touch a session (EVAL)"):
-            done: object = await self.client.eval(_SWAP_SCRIPT, 1, key, *args)
+        with _as_store_error("touch a session (EVALSHA)"):
+            done = await _SWAP_SCRIPT.arun(self.client, key, *args)
         return bool(done)
 
     async def index_user(
         self, session_id: str, user_id: str, expires_at: float | None, ttl: int | None
     ) -> None:
         key, *args = self.index_args(session_id, user_id, expires_at, ttl)
-        with _as_store_error("index a user's session (EVAL)"):
-            await self.client.eval(_INDEX_USER_SCRIPT, 1, key, *args)
+        with _as_store_error("index a user's session (EVALSHA)"):
+            await _INDEX_USER_SCRIPT.arun(self.client, key, *args)
 
     async def unindex_user(self, session_id: str, user_id: str) -> None:
         with _as_store_error("unindex a user's session (ZREM)"):
             await self.client.zrem(self.user_key(user_id), session_id)
 
     async def user_sessions(self, user_id: str, now: float) -> list[str]:
-        with _as_store_error("list a user's sessions (EVAL)"):
-            found: object = await self.client.eval(
-                _USER_SESSIONS_SCRIPT, 1, self.user_key(user_id), repr(float(now))
+        with _as_store_error("list a user's sessions (EVALSHA)"):
+            found = await _USER_SESSIONS_SCRIPT.arun(
+                self.client, self.user_key(user_id), repr(float(now))
             )
         return _ids(found)
 
@@ -246,11 +246,10 @@ class AsyncRedisStore(AsyncServerSideStore):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be a positive int; got {batch_size!r}")
         client, now, removed = self._redis.client, repr(float(self.clock())), 0
-        with _as_store_error("purge sessions (SCAN, EVAL)"):
+        with _as_store_error("purge sessions (SCAN, EVALSHA)"):
             pattern = _glob_escape(self._redis.prefix) + "*"
             async for key in client.scan_iter(match=pattern, count=batch_size):
-                done = await client.eval(_PURGE_SCRIPT, 1, key, now)
-                removed += int(done)
+                removed += 1 if await _PURGE_SCRIPT.arun(client, key, now) else 0  # 1: deleted
         return self._purged(removed)
 
     async def aping(self) -> None:

@@ -225,6 +225,37 @@ def test_deleted_by_another_client_is_not_resurrected(
     assert redis_client.exists(store.key_for(held.id)) == 0
 
 
+def test_scripts_run_by_sha_and_survive_a_flushed_script_cache(
+    store: RedisStore, redis_client: redis.Redis, redis_url: str
+) -> None:
+    """EVALSHA names the cached script; NOSCRIPT (restart, SCRIPT FLUSH) falls back to EVAL."""
+    from reference_impl.redis import _SWAP_SCRIPT
+
+    browser = Browser()
+    browser.visit(store, user="alice", cart=1)
+    redis_client.script_flush()
+    assert redis_client.script_exists(_SWAP_SCRIPT.sha) == [False]
+    session = browser.visit(store, cart=2)  # a merging save: the swap script
+    assert (session.values["user"], session.values["cart"]) == ("alice", 2)
+    assert redis_client.script_exists(_SWAP_SCRIPT.sha) == [True]  # cached again by EVAL
+    assert browser.load(store).values["cart"] == 2
+
+    async def through_async_store() -> tuple[object, object]:
+        astore = AsyncRedisStore(HASH, BLOCK, url=redis_url, prefix=store.prefix, clock=store.clock)
+        try:
+            redis_client.script_flush()
+            request, response = browser.request(), RecordingResponse()
+            loaded = await astore.get(request, "app")
+            loaded.values["cart"] = 3
+            await loaded.asave(request, response)
+            return loaded.values["cart"], redis_client.script_exists(_SWAP_SCRIPT.sha)
+        finally:
+            await astore.close()
+
+    assert asyncio.run(through_async_store()) == (3, [True])
+    assert browser.load(store).values["cart"] == 3
+
+
 def test_create_never_overwrites_on_an_id_collision(
     store: RedisStore, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -82,3 +82,33 @@ def test_each_statement_is_committed_on_its_own(store: SQLStore) -> None:
     finally:
         other.dispose()
     assert store.engine.dialect._on_connect_isolation_level == "AUTOCOMMIT"  # type: ignore[attr-defined]
+
+
+def test_a_request_sends_the_driver_only_its_two_statements(tmp_path: Path) -> None:
+    """What SQLite itself runs for a request on a saved session: one SELECT, one UPDATE.
+
+    No BEGIN, COMMIT or ROLLBACK around them and nothing per checkout: the
+    store's statements are compiled once and run on the pooled connection.
+    """
+    store = SQLStore(HASH, url=f"sqlite:///{tmp_path}/direct.db")
+    try:
+        request, response = SimpleRequest(), RecordingResponse()
+        session = store.new(request, "s")
+        session["k"] = 0
+        store.save(request, response, session)
+        header = f"s={response.cookies[0].value}"
+        store.engine.dispose()  # new connections, each traced from its connect on
+        traced: list[str] = []
+
+        def on_connect(dbapi_connection: object, _record: object) -> None:
+            dbapi_connection.set_trace_callback(traced.append)  # type: ignore[attr-defined]
+
+        sa.event.listen(store.engine, "connect", on_connect)
+        for n in range(1, 4):
+            again = store.new(SimpleRequest(header), "s")
+            again["k"] = n
+            store.save(SimpleRequest(header), RecordingResponse(), again)
+        assert [sql.split()[0] for sql in traced] == ["SELECT", "UPDATE"] * 3
+        assert store.new(SimpleRequest(header), "s")["k"] == 3
+    finally:
+        store.close()
