@@ -304,10 +304,12 @@ class ServerSideCore(StoreCore):
                 self.emit("created", name, session_id)
         yield from users.after_write(self, session, session.id, session_id, expires_at, ttl)
         cookie_value = encode_multi(name, session_id, self.codecs)
-        session.id = session_id
-        self.stamp(session, int(now), data)
-        session.clear_regenerate_request()
-        session.mark_unmodified()
+        if session.id != session_id:
+            # The ID is the store's own, already checked: written without
+            # pydantic's per-assignment validation (this runs on every save).
+            session.__dict__["id"] = session_id
+            session.__pydantic_fields_set__.add("id")
+        self.saved(session, int(now), data)
         response.set_cookie(Cookie.for_session(name, cookie_value, session.options, now))
 
     def touch_plan(
