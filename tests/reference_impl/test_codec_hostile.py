@@ -123,7 +123,7 @@ def _outcome(text: bytes) -> bytes | int:
 # Text near valid base64: the alphabet, both padding and the characters the
 # Rust decoder treats specially ('+', '/'), CR/LF, junk and non-ASCII bytes.
 _NEAR_BASE64 = st.lists(
-    st.sampled_from([*ALPHABET.encode(), *b"==+/\r\n *\"\\", 0xC3, 0xA9, 0xFF]), max_size=24
+    st.sampled_from([*ALPHABET.encode(), *b'==+/\r\n *"\\', 0xC3, 0xA9, 0xFF]), max_size=24
 ).map(bytes)
 
 
