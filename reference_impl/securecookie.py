@@ -279,7 +279,7 @@ class SecureCookie:
         limit = self._max_length
         if limit and length > limit:
             raise CookieTooLongError(length, limit)
-        inner = b64url_decode(value.encode("ascii") if raw is None else raw)
+        inner = b64url_decode(value if raw is None else raw)
         # Go's SplitN(inner, "|", 3): the MAC is binary and may itself hold '|'.
         first = inner.find(b"|")
         second = inner.find(b"|", first + 1) if first >= 0 else -1

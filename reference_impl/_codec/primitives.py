@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
-from pydantic_core import SchemaValidator, ValidationError, core_schema, to_jsonable_python
+from pydantic_core import SchemaSerializer, SchemaValidator, ValidationError, core_schema
 
 from spec.errors import Base64DecodeError
 
@@ -72,9 +72,12 @@ def _stdlib_decode(data: bytes) -> bytes:
 # needs. Encoding is deterministic, so it is used only if it writes exactly
 # what binascii writes (padded, URL-safe alphabet) for every length class;
 # decoding is guarded per call (see b64url_decode). Otherwise: binascii.
-_rust_encode: Any = functools.partial(to_jsonable_python, bytes_mode="base64")
+_BYTES = core_schema.bytes_schema()
+_rust_encode: Any = SchemaSerializer(
+    _BYTES, core_schema.CoreConfig(ser_json_bytes="base64")
+).to_python  # called with mode="json": returns the text
 _rust_decode: Any = SchemaValidator(
-    core_schema.bytes_schema(), core_schema.CoreConfig(val_json_bytes="base64")
+    _BYTES, core_schema.CoreConfig(val_json_bytes="base64")
 ).validate_strings
 
 
@@ -83,7 +86,9 @@ def _rust_codec_agrees() -> bool:
     try:
         for size in (0, 1, 2, 3, 4, 5, 62, 63, 64, 767, 768):
             text = _stdlib_encode(sample[:size])
-            if _rust_encode(sample[:size]) != text or _rust_decode(text) != sample[:size]:
+            if _rust_encode(sample[:size], mode="json") != text:
+                return False
+            if _rust_decode(text) != sample[:size]:
                 return False
     except Exception:  # any surprise means "do not use it"
         return False
@@ -91,14 +96,15 @@ def _rust_codec_agrees() -> bool:
 
 
 if not _rust_codec_agrees():  # pragma: no cover - a pydantic-core that changed its base64
-    _rust_encode = _stdlib_encode
-    _rust_decode = None
+    _rust_encode = _rust_decode = None
 
 
 def b64url_text(data: bytes) -> str:
     """Padded URL-safe base64 (RFC 4648 §5) as text, the form gorilla writes at both levels."""
-    result: str = _rust_encode(data)
-    return result
+    if _rust_encode is None:  # pragma: no cover - see _rust_codec_agrees
+        return _stdlib_encode(data)
+    text: str = _rust_encode(data, mode="json")
+    return text
 
 
 def b64url_encode(data: bytes) -> bytes:
@@ -106,14 +112,14 @@ def b64url_encode(data: bytes) -> bytes:
     return b64url_text(data).encode("ascii")
 
 
-def b64url_decode(data: bytes) -> bytes:
+def b64url_decode(data: bytes | str) -> bytes:
     """Decode padded URL-safe base64 exactly as strictly as Go's ``URLEncoding``.
 
     Python's ``base64.urlsafe_b64decode`` silently drops characters outside the
     alphabet, so two different cookie texts would decode to the same bytes and
     junk could ride along unnoticed. Here anything Go rejects is rejected, with
-    Go's own byte offset (``illegal base64 data at input byte N``); CR and LF
-    are skipped, as Go skips them.
+    Go's own byte offset (``illegal base64 data at input byte N``, counted in
+    UTF-8 bytes for text); CR and LF are skipped, as Go skips them.
 
     The fast path is pydantic-core's decoder (Rust ``base64`` crate), which
     is laxer than Go in exactly two documented ways, both closed before it
@@ -130,15 +136,18 @@ def b64url_decode(data: bytes) -> bytes:
         Base64DecodeError: ``data`` is not valid padded URL-safe base64.
     """
     size = len(data)
-    if not size & 3 and _rust_decode is not None and 0x2B not in data and 0x2F not in data:
-        try:  # 0x2B, 0x2F: '+' and '/'
-            decoded: bytes = _rust_decode(data.decode("latin-1"))
-        except ValidationError:
-            pass
-        else:
-            pad = 2 if data.endswith(b"==") else 1 if data.endswith(b"=") else 0
-            if len(decoded) == size // 4 * 3 - pad:
-                return decoded
+    if not size & 3 and _rust_decode is not None:
+        text = data if isinstance(data, str) else data.decode("latin-1")
+        if "+" not in text and "/" not in text:
+            try:
+                decoded: bytes = _rust_decode(text)
+            except ValidationError:
+                pass
+            else:
+                if len(decoded) == size // 4 * 3 - text.endswith("=") - text.endswith("=="):
+                    return decoded
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
     return _stdlib_decode(data)
 
 
