@@ -57,6 +57,8 @@ _JSON_SPACE = " \t\r\n"
 #: orjson reads an integer beyond 64 bits as a float, so text holding a run
 #: of this many digits is read by pydantic-core (exact big ints) instead.
 _ORJSON_DIGITS = b"0" * 19
+#: Sorted keys, and Go's trailing newline written by orjson rather than appended (a copy).
+_ORJSON_OPTIONS = 0 if _orjson is None else _orjson.OPT_SORT_KEYS | _orjson.OPT_APPEND_NEWLINE
 
 
 class _NotPlain(Exception):
@@ -76,20 +78,20 @@ def dumps(value: object) -> bytes:
     try:
         if _orjson is not None:  # the same bytes (tests/reference_impl/test_json_orjson.py)
             _check_plain(value)
-            data = _orjson.dumps(value, option=_orjson.OPT_SORT_KEYS)
+            data = _orjson.dumps(value, option=_ORJSON_OPTIONS)
         else:
-            data = to_json(_sorted_copy(value))
+            data = to_json(_sorted_copy(value)) + b"\n"
     except (_NotPlain, TypeError, RecursionError, PydanticSerializationError):
-        data = _dumps_general(value)  # orjson's JSONEncodeError is a TypeError
+        data = _dumps_general(value) + b"\n"  # orjson's JSONEncodeError is a TypeError
     else:  # a digit run past the limit may be a too-long int: the general path checks
         if len(data) > MAX_INT_DIGITS and _LONG_DIGITS.search(data):
-            data = _dumps_general(value)
+            data = _dumps_general(value) + b"\n"
     if 0x5C in data and (b"\\b" in data or b"\\f" in data):  # 0x5C: backslash
         data = _ESCAPE.sub(_go_escape, data)
     if 0x26 in data or 0x3C in data or 0x3E in data or 0xE2 in data:  # & < > and U+2028/9
         for raw, escaped in _GO_ESCAPES:  # none of these occurs in JSON syntax
             data = data.replace(raw, escaped)
-    return data + b"\n"
+    return data
 
 
 def _go_escape(match: re.Match[bytes]) -> bytes:
@@ -102,28 +104,30 @@ def _check_plain(value: Any) -> None:
     The same rule without the copy, for orjson, which sorts keys itself but
     would also accept tuples, enums, UUIDs, dataclasses and str subclasses
     that the format refuses (S-1.10) or writes differently (floats, bytes).
+    It runs on every write, so it is written for speed: keys and values in
+    separate loops, leaves recognised by one set lookup of their exact type
+    (exact, so ``bool``/``int``/``str`` subclasses are refused).
     """
     kind = type(value)
     if kind is dict:
         if len(value) == 1 and next(iter(value)) in _TAGS:
             raise _NotPlain
-        for key, item in value.items():
+        for key in value:
             if type(key) is not str:
                 raise _NotPlain
-            kind = type(item)
-            if kind is dict or kind is list:
-                _check_plain(item)
-            elif kind not in _PLAIN_LEAVES:
-                raise _NotPlain
-    elif kind is list:
-        for item in value:
-            kind = type(item)
-            if kind is dict or kind is list:
-                _check_plain(item)
-            elif kind not in _PLAIN_LEAVES:
-                raise _NotPlain
-    elif kind not in _PLAIN_LEAVES:
-        raise _NotPlain
+        value = value.values()
+    elif kind is not list:
+        if kind not in _PLAIN_LEAVES:
+            raise _NotPlain
+        return
+    for item in value:
+        kind = type(item)
+        if kind in _PLAIN_LEAVES:
+            continue
+        if kind is dict or kind is list:
+            _check_plain(item)
+        else:
+            raise _NotPlain
 
 
 def _sorted_copy(value: Any) -> Any:
