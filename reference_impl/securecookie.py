@@ -251,6 +251,8 @@ class SecureCookie:
             raise SerializeError(detail, type_name=type(value).__name__) from exc
         cipher = self._cipher
         if cipher is not None:
+            # A fresh random IV for every cookie, never cached or reused: CTR
+            # under a repeated (key, IV) pair reveals the XOR of two plaintexts.
             iv = self._iv_source(IV_SIZE)
             payload = iv + cipher.apply(iv, payload)
         signed = b"%d|%b" % (int(self._clock()), b64url_encode(payload))

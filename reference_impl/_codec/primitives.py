@@ -10,7 +10,6 @@ obvious way or against Go 1.19 itself: ``cryptography``'s own CTR mode,
 from __future__ import annotations
 
 import binascii
-import functools
 import hashlib
 import hmac
 import math
@@ -270,7 +269,13 @@ class AesCtr:
         return context
 
     def apply(self, iv: bytes, data: bytes) -> bytes:
-        """Encrypt or decrypt ``data`` under counter block ``iv`` (16 bytes)."""
+        """Encrypt or decrypt ``data`` under counter block ``iv`` (16 bytes).
+
+        The IV is the caller's: :class:`~reference_impl.securecookie.SecureCookie`
+        draws a fresh random one for every cookie it encrypts, because CTR
+        under a repeated (key, IV) pair leaks the XOR of the two plaintexts.
+        Only the AES key schedule (the ECB context) is reused between calls.
+        """
         size = len(data)
         if not size:
             return b""
@@ -278,17 +283,24 @@ class AesCtr:
         if iv[:8] != b"\xff" * 8:
             # Counters iv+0 .. iv+blocks-1 in one big-int addition: no block
             # can overflow 128 bits, so no carry crosses into its neighbour.
-            base = int.from_bytes(iv * blocks, "big")
-            steps = _cached_steps(blocks) if blocks <= 256 else _counter_steps(blocks)
-            counters = (base + steps).to_bytes(blocks * IV_SIZE, "big")
+            steps = _STEPS.get(blocks)
+            if steps is None:
+                steps = _counter_steps(blocks)
+                if blocks <= _STEPS_CACHED:
+                    _STEPS[blocks] = steps
+            first = int.from_bytes(iv * blocks, "big")
+            counters = (first + steps).to_bytes(blocks * IV_SIZE, "big")
         else:  # within 2**64 of wrapping around: do it block by block
             start = int.from_bytes(iv, "big")
             counters = b"".join(
                 ((start + i) % (1 << 128)).to_bytes(IV_SIZE, "big") for i in range(blocks)
             )
-        stream = self._ecb().update(counters)
-        mixed = int.from_bytes(data, "big") ^ int.from_bytes(stream[:size], "big")
-        return mixed.to_bytes(size, "big")
+        try:
+            ecb = self._local.ecb
+        except AttributeError:
+            ecb = self._ecb()
+        stream = int.from_bytes(ecb.update(counters), "big") >> ((blocks * IV_SIZE - size) * 8)
+        return (int.from_bytes(data, "big") ^ stream).to_bytes(size, "big")
 
 
 def _counter_steps(blocks: int) -> int:
@@ -296,10 +308,9 @@ def _counter_steps(blocks: int) -> int:
     return int.from_bytes(b"".join(i.to_bytes(IV_SIZE, "big") for i in range(blocks)), "big")
 
 
-@functools.lru_cache(maxsize=256)
-def _cached_steps(blocks: int) -> int:
-    """:func:`_counter_steps`, cached for cookies up to a few KiB (256 blocks)."""
-    return int.from_bytes(b"".join(i.to_bytes(IV_SIZE, "big") for i in range(blocks)), "big")
+#: :func:`_counter_steps` for cookies up to a few KiB (256 blocks), filled on first use.
+_STEPS: dict[int, int] = {}
+_STEPS_CACHED = 256
 
 
 # --------------------------------------------------------------------------
