@@ -340,7 +340,7 @@ def loads(data: bytes) -> object:
             does not fit a float64, an integer of more than :data:`MAX_INT_DIGITS`
             digits, NaN/Infinity, or a lone surrogate escape.
     """
-    if _orjson is not None and data.translate(_DIGIT_PROBE).find(_ORJSON_DIGITS) < 0:
+    if _orjson is not None and _ORJSON_DIGITS not in data.translate(_DIGIT_PROBE):
         # orjson refuses out-of-range floats itself (1e400: ValueError), so
         # only runs of digits (maybe an int orjson would round) need a probe.
         try:
