@@ -113,7 +113,7 @@ def _stdlib_outcome(text: bytes) -> bytes | int:
         return exc.offset
 
 
-def _outcome(text: bytes) -> bytes | int:
+def _outcome(text: bytes | str) -> bytes | int:
     try:
         return b64url_decode(text)
     except Base64DecodeError as exc:
@@ -143,6 +143,12 @@ def test_fast_base64_decoder_agrees_with_the_go_port(text: bytes) -> None:
 def test_fast_base64_decoder_laxness_is_closed(text: bytes) -> None:
     """Ensure what the Rust decoder accepts and Go does not (no padding, '+' '/') is refused."""
     assert _outcome(text) == _stdlib_outcome(text)
+
+
+@pytest.mark.parametrize("text", ["QUJD", "-_-_QUI=", "QU\u00e9D", "QUJD\udc80", "QU\nJD", ""])
+def test_text_input_decodes_as_its_utf8_bytes(text: str) -> None:
+    """Ensure a str decodes, or fails at the same byte offset, as its UTF-8 bytes do (S-1.5)."""
+    assert _outcome(text) == _outcome(text.encode("utf-8", "surrogatepass"))
 
 
 def test_fast_base64_paths_are_used_and_write_what_binascii_writes() -> None:
