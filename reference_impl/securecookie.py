@@ -30,6 +30,7 @@ from reference_impl._codec.primitives import (
     HmacSha256,
     b64url_decode,
     b64url_encode,
+    b64url_text,
     macs_equal,
     parse_int64,
 )
@@ -250,15 +251,17 @@ class SecureCookie:
             raise SerializeError(detail, type_name=type(value).__name__) from exc
         cipher = self._cipher
         if cipher is not None:
+            # A fresh random IV for every cookie, never cached or reused: CTR
+            # under a repeated (key, IV) pair reveals the XOR of two plaintexts.
             iv = self._iv_source(IV_SIZE)
             payload = iv + cipher.apply(iv, payload)
         signed = b"%d|%b" % (int(self._clock()), b64url_encode(payload))
         mac = (self._named.get(name) or self._signer(name)).digest(signed)
-        out = b64url_encode(signed + b"|" + mac)
+        out = b64url_text(signed + b"|" + mac)
         limit = self._max_length
         if limit and len(out) > limit:
             raise ValueTooLongError(len(out), limit)
-        return out.decode("ascii")
+        return out
 
     # -- decoding ----------------------------------------------------------
 
@@ -278,14 +281,16 @@ class SecureCookie:
         limit = self._max_length
         if limit and length > limit:
             raise CookieTooLongError(length, limit)
-        inner = b64url_decode(value.encode("ascii") if raw is None else raw)
-        parts = inner.split(b"|", 2)
-        if len(parts) != 3:
+        inner = b64url_decode(value if raw is None else raw)
+        # Go's SplitN(inner, "|", 3): the MAC is binary and may itself hold '|'.
+        first = inner.find(b"|")
+        second = inner.find(b"|", first + 1) if first >= 0 else -1
+        if second < 0:
             raise MacInvalidError()
-        stamp, body, received = parts
         signer = self._named.get(name) or self._signer(name)
-        if not macs_equal(signer.digest(inner[: len(stamp) + 1 + len(body)]), received):
+        if not macs_equal(signer.digest(inner[:second]), inner[second + 1 :]):
             raise MacInvalidError()
+        stamp = inner[:first]
         # The usual case first: 18 digits or fewer cannot overflow an int64.
         timestamp = int(stamp) if stamp.isdigit() and len(stamp) < 19 else parse_int64(stamp)
         if timestamp is None:
@@ -297,7 +302,7 @@ class SecureCookie:
                 raise TimestampTooNewError(timestamp, now)
             if max_age and timestamp < now - max_age:
                 raise ExpiredTimestampError(timestamp, now)
-        payload = b64url_decode(body)
+        payload = b64url_decode(inner[first + 1 : second])
         cipher = self._cipher
         if cipher is not None:
             if len(payload) <= IV_SIZE:

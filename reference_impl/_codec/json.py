@@ -57,6 +57,8 @@ _JSON_SPACE = " \t\r\n"
 #: orjson reads an integer beyond 64 bits as a float, so text holding a run
 #: of this many digits is read by pydantic-core (exact big ints) instead.
 _ORJSON_DIGITS = b"0" * 19
+#: Sorted keys, and Go's trailing newline written by orjson rather than appended (a copy).
+_ORJSON_OPTIONS = 0 if _orjson is None else _orjson.OPT_SORT_KEYS | _orjson.OPT_APPEND_NEWLINE
 
 
 class _NotPlain(Exception):
@@ -76,20 +78,20 @@ def dumps(value: object) -> bytes:
     try:
         if _orjson is not None:  # the same bytes (tests/reference_impl/test_json_orjson.py)
             _check_plain(value)
-            data = _orjson.dumps(value, option=_orjson.OPT_SORT_KEYS)
+            data = _orjson.dumps(value, option=_ORJSON_OPTIONS)
         else:
-            data = to_json(_sorted_copy(value))
+            data = to_json(_sorted_copy(value)) + b"\n"
     except (_NotPlain, TypeError, RecursionError, PydanticSerializationError):
-        data = _dumps_general(value)  # orjson's JSONEncodeError is a TypeError
+        data = _dumps_general(value) + b"\n"  # orjson's JSONEncodeError is a TypeError
     else:  # a digit run past the limit may be a too-long int: the general path checks
         if len(data) > MAX_INT_DIGITS and _LONG_DIGITS.search(data):
-            data = _dumps_general(value)
+            data = _dumps_general(value) + b"\n"
     if 0x5C in data and (b"\\b" in data or b"\\f" in data):  # 0x5C: backslash
         data = _ESCAPE.sub(_go_escape, data)
     if 0x26 in data or 0x3C in data or 0x3E in data or 0xE2 in data:  # & < > and U+2028/9
         for raw, escaped in _GO_ESCAPES:  # none of these occurs in JSON syntax
             data = data.replace(raw, escaped)
-    return data + b"\n"
+    return data
 
 
 def _go_escape(match: re.Match[bytes]) -> bytes:
@@ -102,28 +104,30 @@ def _check_plain(value: Any) -> None:
     The same rule without the copy, for orjson, which sorts keys itself but
     would also accept tuples, enums, UUIDs, dataclasses and str subclasses
     that the format refuses (S-1.10) or writes differently (floats, bytes).
+    It runs on every write, so it is written for speed: keys and values in
+    separate loops, leaves recognised by one set lookup of their exact type
+    (exact, so ``bool``/``int``/``str`` subclasses are refused).
     """
     kind = type(value)
     if kind is dict:
         if len(value) == 1 and next(iter(value)) in _TAGS:
             raise _NotPlain
-        for key, item in value.items():
+        for key in value:
             if type(key) is not str:
                 raise _NotPlain
-            kind = type(item)
-            if kind is dict or kind is list:
-                _check_plain(item)
-            elif kind not in _PLAIN_LEAVES:
-                raise _NotPlain
-    elif kind is list:
-        for item in value:
-            kind = type(item)
-            if kind is dict or kind is list:
-                _check_plain(item)
-            elif kind not in _PLAIN_LEAVES:
-                raise _NotPlain
-    elif kind not in _PLAIN_LEAVES:
-        raise _NotPlain
+        value = value.values()
+    elif kind is not list:
+        if kind not in _PLAIN_LEAVES:
+            raise _NotPlain
+        return
+    for item in value:
+        kind = type(item)
+        if kind in _PLAIN_LEAVES:
+            continue
+        if kind is dict or kind is list:
+            _check_plain(item)
+        else:
+            raise _NotPlain
 
 
 def _sorted_copy(value: Any) -> Any:
@@ -322,6 +326,10 @@ def _string_problem(text: str, path: str) -> tuple[str, str, str] | None:
 # might not fit a float64 shows up as "e000" (3-digit exponent) or as a run
 # of 200 digits (with an exponent below 100, that is at most 1e299).
 _NUMBER_PROBE = bytes.maketrans(b"123456789E", b"000000000e")
+# For orjson: digits become '0' and every other byte '\x01', so finding a run
+# of digits never stalls on a byte that merely resembles '0' to the search
+# (CPython's find skips ahead by a filter on the byte's low 6 bits: 'p' is 0x70).
+_DIGIT_PROBE = bytes(0x30 if 0x30 <= byte <= 0x39 else 1 for byte in range(256))
 
 
 def loads(data: bytes) -> object:
@@ -332,17 +340,22 @@ def loads(data: bytes) -> object:
             does not fit a float64, an integer of more than :data:`MAX_INT_DIGITS`
             digits, NaN/Infinity, or a lone surrogate escape.
     """
-    probe = data.translate(_NUMBER_PROBE, b"+-")
-    try:
-        if _orjson is not None and probe.find(_ORJSON_DIGITS) < 0:
+    if _orjson is not None and _ORJSON_DIGITS not in data.translate(_DIGIT_PROBE):
+        # orjson refuses out-of-range floats itself (1e400: ValueError), so
+        # only runs of digits (maybe an int orjson would round) need a probe.
+        try:
             value = _orjson.loads(data)  # JSONDecodeError is a ValueError
-        else:
+        except ValueError:
+            return _loads_general(data)
+    else:
+        probe = data.translate(_NUMBER_PROBE, b"+-")
+        try:
             value = from_json(data, allow_inf_nan=False)
-    except ValueError:
-        return _loads_general(data)
+        except ValueError:
+            return _loads_general(data)
+        if probe.find(b"e000") >= 0 or (len(data) > 200 and probe.find(b"0" * 200) >= 0):
+            return _loads_general(data)
     if 0x24 in data or (0x5C in data and b"\\u0024" in data):  # '$': maybe a tag
-        return _loads_general(data)
-    if probe.find(b"e000") >= 0 or (len(data) > 200 and probe.find(b"0" * 200) >= 0):
         return _loads_general(data)
     return value
 

@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reference_impl import securecookie
-from reference_impl._codec.primitives import b64url_decode
+from reference_impl._codec import primitives
+from reference_impl._codec.primitives import b64url_decode, b64url_text
 from reference_impl.securecookie import SecureCookie
 from spec.errors import (
     Base64DecodeError,
@@ -103,6 +104,63 @@ def test_python_lenient_base64_is_not_used() -> None:
     assert base64.urlsafe_b64decode(b"QU*JD") == b"ABC"  # what we must not do
     with pytest.raises(Base64DecodeError, match=r"input byte 2$"):
         b64url_decode(b"QU*JD")
+
+
+def _stdlib_outcome(text: bytes) -> bytes | int:
+    try:
+        return primitives._stdlib_decode(text)
+    except Base64DecodeError as exc:
+        return exc.offset
+
+
+def _outcome(text: bytes | str) -> bytes | int:
+    try:
+        return b64url_decode(text)
+    except Base64DecodeError as exc:
+        return exc.offset
+
+
+# Text near valid base64: the alphabet, both padding and the characters the
+# Rust decoder treats specially ('+', '/'), CR/LF, junk and non-ASCII bytes.
+_NEAR_BASE64 = st.lists(
+    st.sampled_from([*ALPHABET.encode(), *b'==+/\r\n *"\\', 0xC3, 0xA9, 0xFF]), max_size=24
+).map(bytes)
+
+
+@HOSTILE
+@given(_NEAR_BASE64 | st.binary(max_size=12).map(lambda raw: base64.urlsafe_b64encode(raw)))
+def test_fast_base64_decoder_agrees_with_the_go_port(text: bytes) -> None:
+    """Ensure the Rust fast path accepts exactly what Go accepts, with the same bytes (S-1.5)."""
+    assert _outcome(text) == _stdlib_outcome(text)
+    expected = canonical(text.decode("latin-1"))
+    if expected is not None:
+        assert _outcome(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", [b"QQ", b"QUI", b"+/+/", b"-_+/", b"QQ==QQ==", b"QR==", b"Q===", b"QU\nJD", b"QU==\n"]
+)
+def test_fast_base64_decoder_laxness_is_closed(text: bytes) -> None:
+    """Ensure what the Rust decoder accepts and Go does not (no padding, '+' '/') is refused."""
+    assert _outcome(text) == _stdlib_outcome(text)
+
+
+@pytest.mark.parametrize("text", ["QUJD", "-_-_QUI=", "QU\u00e9D", "QUJD\udc80", "QU\nJD", ""])
+def test_text_input_decodes_as_its_utf8_bytes(text: str) -> None:
+    """Ensure a str decodes, or fails at the same byte offset, as its UTF-8 bytes do (S-1.5)."""
+    assert _outcome(text) == _outcome(text.encode("utf-8", "surrogatepass"))
+
+
+def test_fast_base64_paths_are_used_and_write_what_binascii_writes() -> None:
+    """Ensure the fast codec is active here and writes padded URL-safe base64, as Go does."""
+    assert primitives._rust_decode is not None
+    for size in range(70):
+        raw = bytes(range(256))[size : size * 3]
+        assert b64url_text(raw) == base64.urlsafe_b64encode(raw).decode("ascii")
+    with mock.patch.object(primitives, "_stdlib_decode", side_effect=AssertionError):
+        assert b64url_decode(b"-_-_QUI=") == b"\xfb\xff\xbfAB"  # no fallback needed
+        with pytest.raises(AssertionError):  # the patch is live for what needs Go's rules
+            b64url_decode(b"QR==")
 
 
 # --------------------------------------------------------------------------
