@@ -197,6 +197,38 @@ def bench_gob(rounds: int) -> None:
     )
     add("gob / JSON serializer, flat 6-key session", ours, ref, ratio, "<= 8.0x", 8.0)
 
+    # Go's own gob/JSON ratio on the same session (bench/go/gobjson), for
+    # scale: a note only, never a failure of the row.
+    import json
+    import shutil
+
+    go = shutil.which("go")
+    if go is None:
+        ROWS[-1].note = "Go gob/JSON: not measured (no `go` on PATH)"
+        return
+    env = dict(os.environ, GOFLAGS="", GOPROXY="off", GO111MODULE="on", GOTOOLCHAIN="local")
+    env.setdefault("GOCACHE", str(Path(tempfile.gettempdir()) / "sessionspec-bench-gocache"))
+    try:
+        done = subprocess.run(
+            [go, "run", ".", "-rounds", str(max(rounds, 5))],
+            cwd=BENCH / "go" / "gobjson",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        note = (
+            f"Go gob/JSON: {figures['ratio']:.1f}x "
+            f"({figures['gob_ns'] / 1000:,.1f} µs / {figures['json_ns'] / 1000:,.1f} µs, "
+            f"{figures['go']})"
+        )
+    except (OSError, subprocess.SubprocessError, ValueError, LookupError, TypeError) as exc:
+        lines = str(getattr(exc, "stderr", None) or exc).strip().splitlines()
+        note = f"Go gob/JSON: not measured ({(lines or [type(exc).__name__])[-1][:120]})"
+    ROWS[-1].note = note
+
 
 # -- 2. frameworks: direct calls ----------------------------------------------------
 

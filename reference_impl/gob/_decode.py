@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from reference_impl.gob._flat import decode_flat
 from reference_impl.gob._time import GoTime
 from reference_impl.gob._types import (
     MAP_INTERFACE_INTERFACE,
@@ -70,6 +71,15 @@ _FAST: dict[bytes, tuple[int, Callable[[_Decoder], object]]] = {}
 
 def decode(data: bytes) -> object:
     """Decode one gob stream holding one value; raise :class:`GobDecodeError` if invalid."""
+    if data.__class__ is bytes:  # a session of scalars: the precompiled codec
+        flat = decode_flat(data)
+        if flat is not None:
+            return flat
+    return _Decoder(data).top()
+
+
+def decode_general(data: bytes) -> object:
+    """:func:`decode` for any stream, step for step as Go's decoder."""
     return _Decoder(data).top()
 
 

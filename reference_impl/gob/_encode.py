@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reference_impl._codec.primitives import INT64_MAX, INT64_MIN
+from reference_impl.gob._flat import encode_flat
 from reference_impl.gob._mapping import GobEncodeError, infer
 from reference_impl.gob._time import GoTime
 from reference_impl.gob._typedefs import (
@@ -56,6 +57,15 @@ def encode(value: object, first_type_id: int = FIRST_SENT_TYPE_ID) -> bytes:
 
     A ``dict`` is the session map, ``map[interface {}]interface {}``.
     """
+    if value.__class__ is dict:  # a session of scalars: the precompiled codec
+        flat = encode_flat(value, first_type_id)
+        if flat is not None:
+            return flat
+    return encode_general(value, first_type_id)
+
+
+def encode_general(value: object, first_type_id: int = FIRST_SENT_TYPE_ID) -> bytes:
+    """:func:`encode` for any value, step for step as Go's encoder."""
     if isinstance(value, dict) and not isinstance(value, GoMap):
         wire = MAP_INTERFACE_INTERFACE
     else:

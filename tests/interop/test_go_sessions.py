@@ -71,7 +71,10 @@ times = st.builds(
     GoTime,
     st.integers(-(2**40), 2**40),
     st.integers(0, 999_999_999),
-    st.none() | st.integers(-14 * 60, 14 * 60).map(lambda m: m * 60) | st.integers(1, 59),
+    # Whole minutes, but never -1: Go's MarshalBinary uses -1 minute for UTC and refuses it.
+    st.none()
+    | st.integers(-14 * 60, 14 * 60).filter(lambda m: m != -1).map(lambda m: m * 60)
+    | st.integers(1, 59),
 )
 wrapped = st.one_of(
     st.builds(Int8, st.integers(-(2**7), 2**7 - 1)),

@@ -1,0 +1,3 @@
+module sessionspec/bench/gobjson
+
+go 1.19
