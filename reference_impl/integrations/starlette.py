@@ -421,7 +421,7 @@ class SessionMiddleware:
                     pending = PendingHeaders(accessed=self._accessed(request, main, mapping))
                 else:
                     try:
-                        pending = await self._save(request, main, mapping)
+                        pending = await self._save(request, registry, main, mapping)
                     except Exception:
                         failed = True
                         raise
@@ -462,7 +462,11 @@ class SessionMiddleware:
         return any(session is not main or session.modified for session in registry.sessions())
 
     async def _save(
-        self, request: ScopeRequest, main: Session | None, mapping: SessionDict | None
+        self,
+        request: ScopeRequest,
+        registry: Registry,
+        main: Session | None,
+        mapping: SessionDict | None,
     ) -> PendingHeaders:
         """Carry ``request.session`` into its session, save what must be, return the headers."""
         if main is not None and mapping is not None and mapping.modified:
@@ -478,10 +482,14 @@ class SessionMiddleware:
                 main.options = main.options.replace(max_age=-1)
             else:  # never stored, still empty: nothing to write, as in Starlette
                 main.mark_unmodified()
-        accessed = self._accessed(request, main, mapping)
-        registry = request.state.get(REGISTRY_STATE_KEY)
-        if not isinstance(registry, Registry) or not registry.owned_by(request):
-            return PendingHeaders()
+        current = request.state.get(REGISTRY_STATE_KEY)
+        if current is not registry:  # replaced during the request: save only if still ours
+            if not isinstance(current, Registry) or not current.owned_by(request):
+                return PendingHeaders()
+            registry = current
+        accessed = (mapping is not None and mapping.accessed) or any(
+            session is not main or session.modified for session in registry.sessions()
+        )
         collector = CookieCollector()
         if self.save_every_request:
             for session in registry.sessions():
