@@ -190,7 +190,12 @@ class _SQLBackend:
         path. Checked per call, since listeners can be added at any time.
         """
         engine = self.engine
-        if engine._has_events or engine.dialect._has_events or engine.echo:
+        # ``_has_events`` is SQLAlchemy's own "anybody listening?" flag (2.0);
+        # a version without it is treated as listened to: the ordinary path.
+        listened = getattr(engine, "_has_events", True) or getattr(
+            engine.dialect, "_has_events", True
+        )
+        if listened or engine.echo:
             return None
         return self._direct
 
@@ -252,7 +257,9 @@ class _SQLBackend:
         if lost:
             # As SQLAlchemy does: every connection opened before this one is
             # replaced at its next checkout (a restarted server killed them all).
-            self.engine.pool._invalidate(connection, exc)  # this one too
+            invalidate_all = getattr(self.engine.pool, "_invalidate", None)
+            if invalidate_all is not None:  # SQLAlchemy 2.0's own step after a disconnect
+                invalidate_all(connection, exc)  # this one too
             if connection.is_valid:
                 connection.invalidate(exc)
         return sa_exc.DBAPIError.instance(

@@ -104,6 +104,9 @@ def test_a_request_sends_the_driver_only_its_two_statements(tmp_path: Path) -> N
             dbapi_connection.set_trace_callback(traced.append)  # type: ignore[attr-defined]
 
         sa.event.listen(store.engine, "connect", on_connect)
+        # The compiled statements on the pooled DBAPI connection, not the Core path:
+        # a pool "connect" hook is not a statement listener.
+        assert store.backend._direct_ready() is not None  # type: ignore[union-attr]
         for n in range(1, 4):
             again = store.new(SimpleRequest(header), "s")
             again["k"] = n
