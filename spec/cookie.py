@@ -191,7 +191,10 @@ _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
-@functools.lru_cache(maxsize=256)
+# typed: ``"lax"`` and ``SameSite.LAX``, or ``1`` and ``True``, are equal keys
+# that render differently; a cookie built with model_construct must not be
+# able to plant its rendering under the key of a validated one.
+@functools.lru_cache(maxsize=256, typed=True)
 def _attributes(
     path: str,
     domain: str,

@@ -174,3 +174,22 @@ def test_cookie_values_keeps_what_parse_cookie_header_keeps(header: str, name: s
 
     expected = [value for pair_name, value in parse_cookie_header(header) if pair_name == name]
     assert cookie_values(header, name) == expected
+
+
+def test_an_unvalidated_cookie_cannot_plant_its_attributes_for_others() -> None:
+    """S-3.7: model_construct values equal to valid ones (``"lax"``, ``True``) are cached apart."""
+    planted = Cookie.model_construct(
+        name="s",
+        value="v",
+        path="/",
+        domain="",
+        expires=None,
+        max_age=True,
+        secure=False,
+        http_only=True,
+        same_site="lax",
+        partitioned=False,
+    )
+    planted.render()
+    valid = Cookie(name="s", value="v", path="/", max_age=1, same_site=SameSite.LAX, http_only=True)
+    assert valid.render() == "s=v; Path=/; Max-Age=1; HttpOnly; SameSite=Lax"
