@@ -42,7 +42,7 @@ __all__ = [
     "collect_session_headers",
     "install_registry",
     "registry_of",
-    "release_registry",
+    "request_registry",
     "vary_with_cookie",
     "was_accessed",
 ]
@@ -92,18 +92,35 @@ def install_registry(request: Request) -> Registry:
     return Registry.of(request)
 
 
-def release_registry(request: Request, registry: Registry) -> None:
-    """Take ``registry`` out of ``request.state`` once the request is over.
+class request_registry:
+    """The request's own registry for the duration of a ``with`` block (the ASGI middlewares).
 
-    The registry refers to its request, and the request's state holds the
-    registry: a reference cycle that only the garbage collector would free,
-    on every request, keeping each request's sessions alive until then. The
-    middleware that installed the registry calls this when the app returns
-    (an outer layer's registry is left alone).
+    On entry it installs the registry (:func:`install_registry`). On exit it
+    takes the registry out of ``request.state`` again if this block put it
+    there: the registry refers to its request and the request's state holds
+    the registry, a reference cycle that only the garbage collector would
+    free, on every request, keeping each request's sessions alive until
+    then. A registry an outer layer installed for the same request is left
+    to that layer. A class rather than ``@contextmanager``: it runs on
+    every request, and a generator costs more.
     """
-    state = request.state
-    if state.get(REGISTRY_STATE_KEY) is registry:
-        del state[REGISTRY_STATE_KEY]
+
+    __slots__ = ("_before", "_registry", "_request")
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+
+    def __enter__(self) -> Registry:
+        self._before = self._request.state.get(REGISTRY_STATE_KEY)
+        self._registry = install_registry(self._request)
+        return self._registry
+
+    def __exit__(self, *exc_info: object) -> None:
+        registry = self._registry
+        if registry is not self._before:
+            state = self._request.state
+            if state.get(REGISTRY_STATE_KEY) is registry:
+                del state[REGISTRY_STATE_KEY]
 
 
 def registry_of(request: Request) -> Registry | None:

@@ -30,14 +30,12 @@ from typing import Any
 from reference_impl.integrations._common import (
     PendingHeaders,
     acollect_session_headers,
-    install_registry,
-    release_registry,
+    request_registry,
     vary_with_cookie,
     was_accessed,
 )
 from spec.cookie import cookie_values
 from spec.errors import ConfigurationError
-from spec.registry import REGISTRY_STATE_KEY
 
 __all__ = [
     "MIDDLEWARE_STATE_KEY",
@@ -155,13 +153,8 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         request = request_of(scope)
-        before = request.state.get(REGISTRY_STATE_KEY)
-        registry = install_registry(request)  # never one inherited through a shared state (S-5.8)
-        try:
+        with request_registry(request):  # never one inherited through a shared state (S-5.8)
             await self._serve(request, scope, receive, send)
-        finally:
-            if registry is not before:  # ours: break the request <-> registry cycle
-                release_registry(request, registry)
 
     async def _serve(
         self, request: ScopeRequest, scope: Scope, receive: Receive, send: Send

@@ -52,8 +52,7 @@ except ModuleNotFoundError as _missing:  # the optional package is not installed
 from reference_impl.integrations._common import (
     CookieCollector,
     PendingHeaders,
-    install_registry,
-    release_registry,
+    request_registry,
 )
 from reference_impl.integrations.asgi import (
     MIDDLEWARE_STATE_KEY,
@@ -383,13 +382,8 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         request = request_of(scope)
-        before = request.state.get(REGISTRY_STATE_KEY)
-        registry = install_registry(request)  # never one inherited through a shared state (S-5.8)
-        try:
+        with request_registry(request) as registry:  # never one inherited (S-5.8)
             await self._serve(request, registry, scope, receive, send)
-        finally:
-            if registry is not before:  # ours: break the request <-> registry cycle
-                release_registry(request, registry)
 
     async def _serve(
         self, request: ScopeRequest, registry: Registry, scope: Scope, receive: Receive, send: Send
