@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from reference_impl.gob import (
@@ -38,7 +38,7 @@ from reference_impl.gob._decode import GobDecodeError, decode, decode_general
 from reference_impl.gob._encode import GobEncodeError, encode, encode_general
 from reference_impl.gob._typedefs import write_uint
 from tests.reference_impl.test_gob import GOLDEN
-from tests.reference_impl.test_gob_hostile import BIG_UINTS, SEEDS
+from tests.reference_impl.test_gob_hostile import BIG_UINTS, SEEDS, mutate
 
 FLAT = {
     "user_id": 42,
@@ -204,7 +204,8 @@ def test_flat_decoding_is_the_general_decoding(session: dict[Any, Any], first: i
     try:
         stream = encode_general(session, first)
     except GobEncodeError:
-        return
+        stream = b""  # a value gob cannot write (an int past 64 bits): nothing to read
+    assume(stream)
     check_decoding(stream)
     assert shape(decode(stream)) == shape(decode_general(stream))
 
@@ -217,24 +218,7 @@ def mutated_flat(draw: st.DrawFn) -> bytes:
         data = bytearray(encode_general(session, draw(FIRST_IDS)))
     except GobEncodeError:
         data = bytearray(encode_general(FLAT))
-    for _ in range(draw(st.integers(1, 3))):
-        if not data:
-            break
-        at = draw(st.integers(0, len(data) - 1))
-        how = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "inflate", "byte"]))
-        if how == "flip":
-            data[at] ^= 1 << draw(st.integers(0, 7))
-        elif how == "truncate":
-            del data[at:]
-        elif how == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=8))
-        elif how == "delete":
-            del data[at : at + draw(st.integers(1, 8))]
-        elif how == "inflate":
-            data[at : at + 1] = draw(st.sampled_from(BIG_UINTS))
-        else:
-            data[at] = draw(st.integers(0, 255))
-    return bytes(data)
+    return mutate(draw, bytes(data), 3)
 
 
 @FUZZ

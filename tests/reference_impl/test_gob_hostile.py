@@ -87,11 +87,10 @@ def test_random_bytes_after_a_valid_definition(data: bytes) -> None:
     decodes_or_rejects(data)
 
 
-@st.composite
-def mutated(draw: st.DrawFn) -> bytes:
-    """A Go stream with 1-4 mutations applied."""
-    data = bytearray(draw(st.sampled_from(SEEDS)))
-    for _ in range(draw(st.integers(1, 4))):
+def mutate(draw: st.DrawFn, stream: bytes, most: int) -> bytes:
+    """``stream`` with 1 to ``most`` drawn flips, cuts, insertions, deletions or inflations."""
+    data = bytearray(stream)
+    for _ in range(draw(st.integers(1, most))):
         if not data:
             break
         at = draw(st.integers(0, len(data) - 1))
@@ -109,6 +108,12 @@ def mutated(draw: st.DrawFn) -> bytes:
         else:
             data[at] = draw(st.integers(0, 255))
     return bytes(data)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    """A Go stream with 1-4 mutations applied."""
+    return mutate(draw, draw(st.sampled_from(SEEDS)), 4)
 
 
 @FUZZ
