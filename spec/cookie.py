@@ -13,9 +13,9 @@ import functools
 import re
 import time
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 
-from spec._model import ValidatedModel
+from spec._model import ValidatedModel, assemble
 from spec._tokens import (
     LAST_EXPIRES,
     TOKEN,
@@ -126,10 +126,8 @@ class Cookie(ValidatedModel):
             # and max_age when the Options were built, expires bounded above;
             # the value is cleaned by render(). Skipping the validators per
             # request keeps them as the only rules while costing no time.
-            cookie = cls.__new__(cls)
-            object.__setattr__(
-                cookie,
-                "__dict__",
+            return assemble(
+                cls,
                 {
                     "name": name,
                     "value": value,
@@ -142,11 +140,9 @@ class Cookie(ValidatedModel):
                     "same_site": options.same_site,
                     "partitioned": options.partitioned,
                 },
+                set(_FIELDS),
+                None,
             )
-            _set_fields_set(cookie, set(_FIELDS))
-            _set_extra(cookie, None)
-            _set_private(cookie, None)
-            return cookie
         return cls(  # reports the bad name as ConfigurationError
             name=name,
             value=value,
@@ -185,10 +181,6 @@ class Cookie(ValidatedModel):
 
 
 _FIELDS = frozenset(Cookie.model_fields)
-# pydantic's slots, written through their descriptors (object.__setattr__ minus its lookup).
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 # typed: ``"lax"`` and ``SameSite.LAX``, or ``1`` and ``True``, are equal keys
@@ -248,6 +240,7 @@ def http_date(seconds: int) -> str:
     last date written is kept: every response in the same second with the
     same lifetime has the same ``Expires``.
     """
+    global _last_date
     last = _last_date
     if last[0] == seconds:
         return last[1]
@@ -256,18 +249,12 @@ def http_date(seconds: int) -> str:
         f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
     )
-    _remember_date((seconds, text))
+    _last_date = (seconds, text)  # one tuple, replaced whole: never one second's text for another
     return text
 
 
-# (seconds, text) of the last http_date: one tuple, replaced whole, so a
-# thread reading it never sees one second's number with another's text.
+#: (seconds, text) of the last :func:`http_date`.
 _last_date: tuple[int | None, str] = (None, "")
-
-
-def _remember_date(entry: tuple[int, str]) -> None:
-    global _last_date
-    _last_date = entry
 
 
 def is_clean_value(value: str) -> bool:

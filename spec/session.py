@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
-from spec._model import ValidatedModel
+from spec._model import ValidatedModel, assemble
 from spec._tokens import check_cookie_name
 from spec._tracked import TrackedDict
 from spec.errors import ConfigurationError, DecodeError, MissingStoreError
@@ -201,36 +201,12 @@ class Session(ValidatedModel):
         of loading a cookie. The name must be a token, the values a
         str/int-keyed dict, and ``options`` a validated :class:`Options`.
         """
-        # What model_construct would build, without its per-field default and
-        # alias walk (a third of a cookie request): the same __dict__ in field
-        # order, fields set, extra and private slots, with the values watched.
-        fast = _fast_build(cls)
-        if fast is None:
-            session = _construct(
-                cls,
-                {
-                    "name": name,
-                    "id": session_id,
-                    "values": values,
-                    "options": options,
-                    "is_new": is_new,
-                    "load_error": load_error,
-                    "created_at": created_at,
-                    "user_id": user_id,
-                },
-            )
-            private = session.__pydantic_private__
-            assert private is not None
-            private["_store"] = store
-            return session
-        session = cls.__new__(cls)
-        fields_set, private_defaults = fast
-        _set_dict(
-            session,
+        session = _construct(
+            cls,
             {
                 "name": name,
                 "id": session_id,
-                "values": TrackedDict(values),
+                "values": values,
                 "options": options,
                 "is_new": is_new,
                 "load_error": load_error,
@@ -238,11 +214,9 @@ class Session(ValidatedModel):
                 "user_id": user_id,
             },
         )
-        _set_fields_set(session, set(fields_set))
-        _set_extra(session, None)
-        private = dict(private_defaults)
+        private = session.__pydantic_private__
+        assert private is not None
         private["_store"] = store
-        _set_private_slot(session, private)
         return session
 
     def adopt(self, store: Store | AsyncStore) -> None:
@@ -375,32 +349,6 @@ def _defaults(
     return _DEFAULTS[cls]
 
 
-def _set_dict(session: Session, state: dict[str, Any]) -> None:
-    object.__setattr__(session, "__dict__", state)
-
-
-# pydantic's slots, written through their descriptors (what object.__setattr__
-# does for them, minus the attribute lookup): these run on every load.
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private_slot = BaseModel.__dict__["__pydantic_private__"].__set__
-_FAST: dict[type[Session], tuple[frozenset[str], dict[str, Any]] | None] = {}
-
-
-def _fast_build(cls: type[Session]) -> tuple[frozenset[str], dict[str, Any]] | None:
-    """(every field name, the private defaults) where ``trusted`` may build ``cls`` directly.
-
-    Only for classes whose fields are exactly :class:`Session`'s, in its
-    order, with immutable defaults (a subclass adding fields goes through
-    :func:`_construct`, which knows every field).
-    """
-    if cls not in _FAST:
-        defaults = _defaults(cls)
-        same = list(cls.model_fields) == list(Session.model_fields)
-        _FAST[cls] = (frozenset(cls.model_fields), defaults[1]) if defaults and same else None
-    return _FAST[cls]
-
-
 def _construct(cls: type[Session], given: dict[str, Any]) -> Session:
     """What ``cls.model_construct(**given)`` builds, values watched, minus its per-call walk.
 
@@ -414,14 +362,12 @@ def _construct(cls: type[Session], given: dict[str, Any]) -> Session:
         session = cls.model_construct(**given)  # wraps values in a TrackedDict itself
         return session
     fields, private, _ = defaults
-    state = {n: given.get(n, d) for n, d in fields.items()}
+    # Every field given (a store's trusted session): the dict is already the state.
+    state = (
+        given if given.keys() == fields.keys() else {n: given.get(n, d) for n, d in fields.items()}
+    )
     state["values"] = TrackedDict(state["values"])
-    session = cls.__new__(cls)
-    object.__setattr__(session, "__dict__", state)
-    object.__setattr__(session, "__pydantic_fields_set__", set(given))
-    object.__setattr__(session, "__pydantic_extra__", None)
-    object.__setattr__(session, "__pydantic_private__", dict(private))
-    return session
+    return assemble(cls, state, set(given), dict(private))
 
 
 #: What a user ID may be: letters, digits and ``_ - . @ +``, 1 to 128 of them.
