@@ -33,7 +33,6 @@ from spec import (
     Store,
 )
 from spec._tokens import TOKEN
-from spec._tracked import TrackedDict
 from spec.errors import (
     AbsoluteTimeoutError,
     ConfigurationError,
@@ -324,18 +323,10 @@ class StoreCore:
         private["_stored_user"] = session.__dict__["user_id"]
 
     def saved(self, session: Session, now: int, record: str | None) -> None:
-        """After a save: :meth:`stamp`, the ID change done, nothing left unsaved.
-
-        What ``stamp``, ``clear_regenerate_request`` and ``mark_unmodified``
-        do, in one pass over the private slots (it runs on every save).
-        """
+        """After a save: :meth:`stamp`, the ID change done, nothing left unsaved."""
         self.stamp(session, now, record)
-        private = session.__pydantic_private__
-        assert private is not None
-        private["_regenerate"] = private["_modified"] = False
-        values = session.__dict__["values"]
-        if isinstance(values, TrackedDict):
-            values.reset()
+        session.clear_regenerate_request()
+        session.mark_unmodified()
 
     def _session(
         self,
