@@ -132,11 +132,10 @@ async def get_session(connection: HTTPConnection, store: Store | AsyncStore, nam
             "sessionspec: SessionMiddleware is not installed, so nothing would save this "
             "session; add Middleware(SessionMiddleware) to the application"
         )
-    return await _load(request, store, name)
+    return await _load(Registry.of(request), store, name)
 
 
-async def _load(request: ScopeRequest, store: Store | AsyncStore, name: str) -> Session:
-    registry = Registry.of(request)
+async def _load(registry: Registry, store: Store | AsyncStore, name: str) -> Session:
     if _is_sync_store(store):
         if never_blocks(store):  # no I/O: inline is cheaper than a worker thread
             return registry.get(store, name)
@@ -391,11 +390,7 @@ class SessionMiddleware:
         main: Session | None = None
         mapping: SessionDict | None = None
         if self.store is not None:
-            store = self.store
-            if _is_sync_store(store) and never_blocks(store):  # no I/O: inline
-                main = registry.get(store, self.session_cookie)
-            else:
-                main = await _load(request, store, self.session_cookie)
+            main = await _load(registry, self.store, self.session_cookie)
             self._apply_options(main)
             mapping = SessionDict(main.values)
             scope["session"] = mapping
@@ -412,7 +407,7 @@ class SessionMiddleware:
             if message["type"] == "http.response.start":
                 if failed:
                     # The app is answering our own save error: no cookies at all.
-                    pending = PendingHeaders(accessed=self._accessed(request, main, mapping))
+                    pending = PendingHeaders(accessed=self._accessed(registry, main, mapping))
                 else:
                     try:
                         pending = await self._save(request, registry, main, mapping)
@@ -440,7 +435,7 @@ class SessionMiddleware:
             self._same_as_wanted = current  # stores hand every session the same object
 
     def _accessed(
-        self, request: ScopeRequest, main: Session | None, mapping: SessionDict | None
+        self, registry: Registry, main: Session | None, mapping: SessionDict | None
     ) -> bool:
         """Whether the response depends on a session cookie (``Vary: Cookie``).
 
@@ -448,9 +443,6 @@ class SessionMiddleware:
         once the app read it; sessions from :func:`get_session` count when
         loaded.
         """
-        registry = request.state.get(REGISTRY_STATE_KEY)
-        if not isinstance(registry, Registry) or not registry.owned_by(request):
-            return False
         if mapping is not None and mapping.accessed:
             return True
         return any(session is not main or session.modified for session in registry.sessions())
@@ -481,9 +473,7 @@ class SessionMiddleware:
             if not isinstance(current, Registry) or not current.owned_by(request):
                 return PendingHeaders()
             registry = current
-        accessed = (mapping is not None and mapping.accessed) or any(
-            session is not main or session.modified for session in registry.sessions()
-        )
+        accessed = self._accessed(registry, main, mapping)
         collector = CookieCollector()
         if self.save_every_request:
             for session in registry.sessions():
