@@ -11,6 +11,7 @@ with several HTTP clients, each with its own cookie jar.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from reference_impl import CookieStore, MemoryStore
 from reference_impl.aio import AsyncMemoryStore
 from reference_impl.integrations import asgi as asgi_mw
 from reference_impl.integrations import wsgi as wsgi_mw
+from reference_impl.integrations.starlette import SessionMiddleware as StarletteSessions
 from spec import Registry
 from spec.errors import ConfigurationError
 from spec.http import SimpleRequest
@@ -274,3 +276,62 @@ def test_s5_8_the_demo_under_uvicorn_keeps_visitors_apart(tmp_path: Path) -> Non
         with httpx.Client(base_url=url, timeout=10) as stranger:
             page = stranger.get("/")
             assert "Not signed in." in page.text and "alice" not in page.text
+
+
+# -- the middleware that installed a request's registry removes it when the app
+# returns: the registry refers to its request and the request's state holds the
+# registry, a reference cycle per request for the garbage collector (issue 19).
+
+
+def _release_scope() -> dict[str, Any]:
+    return {"type": "http", "method": "GET", "path": "/", "headers": [], "state": {}}
+
+
+def _app(store: CookieStore, seen: list[Registry]) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        request = asgi_mw.request_of(scope)
+        seen.append(Registry.of(request))
+        session = store.get(request, "s")
+        session["n"] = 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    return app
+
+
+def test_asgi_middleware_releases_its_registry_after_saving() -> None:
+    """S-5.1: the sessions were saved through the request's registry, which is then gone."""
+    store = CookieStore(HASH)
+    seen: list[Registry] = []
+    scope = _release_scope()
+    sent = asyncio.run(_http(asgi_mw.SessionMiddleware(_app(store, seen)), scope))
+    headers = dict(sent[0]["headers"])
+    assert headers[b"set-cookie"].startswith(b"s=")  # saved through the registry
+    assert len(seen) == 1 and seen[0].owned_by(asgi_mw.request_of(scope))
+    assert REGISTRY_STATE_KEY not in scope["state"]
+
+
+def test_starlette_middleware_releases_its_registry() -> None:
+    """S-5.1: Starlette's request.session middleware leaves no registry in the state either."""
+    store = CookieStore(HASH)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scope["session"]["n"] = 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    scope = _release_scope()
+    sent = asyncio.run(_http(StarletteSessions(app, store=store), scope))
+    assert any(name == b"set-cookie" for name, _ in sent[0]["headers"])
+    assert REGISTRY_STATE_KEY not in scope["state"]
+
+
+def test_an_outer_layers_registry_is_left_in_place() -> None:
+    """S-5.8: a registry installed for this request by an outer layer stays for that layer."""
+    store = CookieStore(HASH)
+    seen: list[Registry] = []
+    scope = _release_scope()
+    outer = Registry.of(asgi_mw.request_of(scope))
+    asyncio.run(_http(asgi_mw.SessionMiddleware(_app(store, seen)), scope))
+    assert seen == [outer]
+    assert scope["state"][REGISTRY_STATE_KEY] is outer
