@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 from pydantic import BaseModel, ValidationError
 
 from spec.errors import ConfigurationError
 
-__all__ = ["ValidatedModel", "assemble", "configuration_error"]
-
-_M = TypeVar("_M", bound=BaseModel)
+__all__ = ["ValidatedModel", "configuration_error"]
 
 
 def configuration_error(model: type[BaseModel], exc: ValidationError) -> ConfigurationError:
@@ -111,28 +109,3 @@ class ValidatedModel(BaseModel):
                 new, "__pydantic_private__", copy.deepcopy(private) if deep else dict(private)
             )
         return new
-
-
-# pydantic's slots, written through their descriptors: what object.__setattr__
-# does for them, minus the attribute lookup (assemble runs on every request).
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
-def assemble(
-    cls: type[_M], state: dict[str, Any], fields_set: set[str], private: dict[str, Any] | None
-) -> _M:
-    """A ``cls`` holding ``state`` as is: what ``model_construct`` builds, minus its field walk.
-
-    For the per-request objects whose every value the caller has already
-    checked (a store's session, the cookie it sends); no validator runs, so
-    nothing else may call it. ``tests/spec/test_fast_paths.py`` pins the
-    result to what the validating constructors build.
-    """
-    model = cls.__new__(cls)
-    object.__setattr__(model, "__dict__", state)
-    _set_fields_set(model, fields_set)
-    _set_extra(model, None)
-    _set_private(model, private)
-    return model

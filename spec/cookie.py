@@ -15,7 +15,7 @@ import time
 
 from pydantic import ConfigDict, field_validator
 
-from spec._model import ValidatedModel, assemble
+from spec._model import ValidatedModel
 from spec._tokens import (
     LAST_EXPIRES,
     TOKEN,
@@ -126,8 +126,10 @@ class Cookie(ValidatedModel):
             # and max_age when the Options were built, expires bounded above;
             # the value is cleaned by render(). Skipping the validators per
             # request keeps them as the only rules while costing no time.
-            return assemble(
-                cls,
+            cookie = cls.__new__(cls)
+            object.__setattr__(
+                cookie,
+                "__dict__",
                 {
                     "name": name,
                     "value": value,
@@ -140,9 +142,11 @@ class Cookie(ValidatedModel):
                     "same_site": options.same_site,
                     "partitioned": options.partitioned,
                 },
-                set(_FIELDS),
-                None,
             )
+            object.__setattr__(cookie, "__pydantic_fields_set__", set(_FIELDS))
+            object.__setattr__(cookie, "__pydantic_extra__", None)
+            object.__setattr__(cookie, "__pydantic_private__", None)
+            return cookie
         return cls(  # reports the bad name as ConfigurationError
             name=name,
             value=value,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
-from spec._model import ValidatedModel, assemble
+from spec._model import ValidatedModel
 from spec._tokens import check_cookie_name
 from spec._tracked import TrackedDict
 from spec.errors import ConfigurationError, DecodeError, MissingStoreError
@@ -367,7 +367,12 @@ def _construct(cls: type[Session], given: dict[str, Any]) -> Session:
         given if given.keys() == fields.keys() else {n: given.get(n, d) for n, d in fields.items()}
     )
     state["values"] = TrackedDict(state["values"])
-    return assemble(cls, state, set(given), dict(private))
+    session = cls.__new__(cls)
+    object.__setattr__(session, "__dict__", state)
+    object.__setattr__(session, "__pydantic_fields_set__", set(given))
+    object.__setattr__(session, "__pydantic_extra__", None)
+    object.__setattr__(session, "__pydantic_private__", dict(private))
+    return session
 
 
 #: What a user ID may be: letters, digits and ``_ - . @ +``, 1 to 128 of them.
