@@ -251,14 +251,15 @@ def macs_equal(expected: bytes, received: bytes) -> bool:
 class AesCtr:
     """AES in CTR mode with the whole 16-byte IV as the initial counter (Go's ``cipher.NewCTR``).
 
-    CTR encrypts the counter blocks ``iv, iv+1, ...`` with AES and XORs the
-    result with the data; encrypting and decrypting are the same operation.
     Building a ``Cipher(AES, CTR(iv))`` per message costs more than the rest
-    of the cookie, so the counter blocks are produced here and encrypted by one
-    reusable AES-ECB context per thread (a context must not be shared between
-    threads: ``cryptography`` releases the GIL inside ``update``). ECB never
-    touches the data itself. The tests compare this byte for byte with
-    ``modes.CTR``.
+    of the cookie (the key schedule and an OpenSSL context each time), so each
+    thread keeps one CTR context and points it at the next message's IV with
+    ``reset_nonce`` (``cryptography`` 43 and later), which restarts the
+    keystream at that counter block. A context must not be shared between
+    threads: ``cryptography`` releases the GIL inside ``update``, and two
+    messages interleaved on one context would each get part of the other's
+    keystream. The tests compare this byte for byte with a fresh
+    ``modes.CTR`` context per message, including counter wrap-around.
     """
 
     __slots__ = ("_algorithm", "_local")
@@ -267,12 +268,9 @@ class AesCtr:
         self._algorithm = algorithms.AES(key)
         self._local = threading.local()
 
-    def _ecb(self) -> CipherContext:
-        context: CipherContext | None = getattr(self._local, "ecb", None)
-        if context is None:
-            # ECB only encrypts counter blocks here, never plaintext.
-            context = Cipher(self._algorithm, modes.ECB()).encryptor()  # noqa: S305
-            self._local.ecb = context
+    def _context(self) -> CipherContext:
+        context = Cipher(self._algorithm, modes.CTR(bytes(IV_SIZE))).encryptor()
+        self._local.ctr = context
         return context
 
     def apply(self, iv: bytes, data: bytes) -> bytes:
@@ -281,43 +279,16 @@ class AesCtr:
         The IV is the caller's: :class:`~reference_impl.securecookie.SecureCookie`
         draws a fresh random one for every cookie it encrypts, because CTR
         under a repeated (key, IV) pair leaks the XOR of the two plaintexts.
-        Only the AES key schedule (the ECB context) is reused between calls.
+        Only the AES key schedule (this thread's context) is reused between
+        calls; ``reset_nonce`` discards whatever keystream the last message
+        left unused.
         """
-        size = len(data)
-        if not size:
-            return b""
-        blocks = (size + IV_SIZE - 1) // IV_SIZE
-        if iv[:8] != b"\xff" * 8:
-            # Counters iv+0 .. iv+blocks-1 in one big-int addition: no block
-            # can overflow 128 bits, so no carry crosses into its neighbour.
-            steps = _STEPS.get(blocks)
-            if steps is None:
-                steps = _counter_steps(blocks)
-                if blocks <= _STEPS_CACHED:
-                    _STEPS[blocks] = steps
-            first = int.from_bytes(iv * blocks, "big")
-            counters = (first + steps).to_bytes(blocks * IV_SIZE, "big")
-        else:  # within 2**64 of wrapping around: do it block by block
-            start = int.from_bytes(iv, "big")
-            counters = b"".join(
-                ((start + i) % (1 << 128)).to_bytes(IV_SIZE, "big") for i in range(blocks)
-            )
         try:
-            ecb = self._local.ecb
+            context: CipherContext = self._local.ctr
         except AttributeError:
-            ecb = self._ecb()
-        stream = int.from_bytes(ecb.update(counters), "big") >> ((blocks * IV_SIZE - size) * 8)
-        return (int.from_bytes(data, "big") ^ stream).to_bytes(size, "big")
-
-
-def _counter_steps(blocks: int) -> int:
-    """``0, 1, ..., blocks-1`` as consecutive 16-byte big-endian numbers, read as one int."""
-    return int.from_bytes(b"".join(i.to_bytes(IV_SIZE, "big") for i in range(blocks)), "big")
-
-
-#: :func:`_counter_steps` for cookies up to a few KiB (256 blocks), filled on first use.
-_STEPS: dict[int, int] = {}
-_STEPS_CACHED = 256
+            context = self._context()
+        context.reset_nonce(iv)
+        return context.update(data)
 
 
 # --------------------------------------------------------------------------

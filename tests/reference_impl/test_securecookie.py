@@ -125,9 +125,23 @@ def test_every_encode_draws_a_fresh_iv() -> None:
     data=st.binary(max_size=700),
 )
 def test_aes_ctr_matches_cryptography(key: bytes, iv: bytes, data: bytes) -> None:
-    """Ensure the reusable-ECB keystream equals modes.CTR, including counter wrap-around (S-1.2)."""
+    """Ensure the reused CTR context equals a fresh modes.CTR, with wrap-around (S-1.2)."""
     expected = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor().update(data)
     assert AesCtr(key).apply(iv, data) == expected
+
+
+_IVS = st.binary(min_size=16, max_size=16) | st.just(b"\xff" * 16)
+
+
+@settings(max_examples=60, deadline=None)
+@given(messages=st.lists(st.tuples(_IVS, st.binary(max_size=300)), min_size=2, max_size=8))
+def test_aes_ctr_reuse_never_carries_keystream_over(messages: list[tuple[bytes, bytes]]) -> None:
+    """Ensure each message on one reused context starts at its own IV (S-1.2)."""
+    key = bytes(range(32))
+    cipher = AesCtr(key)
+    for iv, data in messages:
+        fresh = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor().update(data)
+        assert cipher.apply(iv, data) == fresh
 
 
 def test_aes_ctr_is_safe_across_threads() -> None:
