@@ -180,7 +180,8 @@ class Session(ValidatedModel):
     @property
     def store(self) -> Store | AsyncStore | None:
         """The store that produced this session, or ``None``."""
-        return self._store
+        store: Store | AsyncStore | None = _get_private(self, "_store")
+        return store
 
     @classmethod
     def trusted(
@@ -244,7 +245,7 @@ class Session(ValidatedModel):
 
     def save(self, request: Request, response: ResponseWriter) -> None:
         """Save through the store that produced this session (gorilla's ``session.Save``)."""
-        store = self._store
+        store = self.store
         if store is None:
             raise MissingStoreError(self.name)
         if is_async_store(store):
@@ -253,7 +254,7 @@ class Session(ValidatedModel):
 
     async def asave(self, request: Request, response: ResponseWriter) -> None:
         """Save through an async store (a sync store's save runs in a worker thread)."""
-        store = self._store
+        store = self.store
         if store is None:
             raise MissingStoreError(self.name)
         if is_async_store(store):
@@ -315,7 +316,7 @@ class Session(ValidatedModel):
     @property
     def regenerate_requested(self) -> bool:
         """Whether :meth:`regenerate_id` was called since the last save."""
-        return self._regenerate
+        return bool(_get_private(self, "_regenerate"))
 
     def clear_regenerate_request(self) -> None:
         """Mark the requested ID change as done (called by stores after saving)."""
@@ -396,6 +397,14 @@ def check_user_id(value: object) -> None:
             f"session.user_id must be None or 1 to 128 letters, digits and _ - . @ +; "
             f"got {shown!r:.80}: use your user's primary key (str(user.pk)) or e-mail"
         )
+
+
+def _get_private(session: Session, name: str) -> Any:
+    """Read a private attribute straight from its slot: ``self._x`` is not found
+    by normal lookup and ends in pydantic's ``__getattr__`` (about 2 µs, on
+    every save)."""
+    private = session.__pydantic_private__
+    return getattr(session, name) if private is None else private[name]
 
 
 def _set_private(session: Session, name: str, value: object) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from spec import Cookie, Options, SameSite, Session
 from spec._tracked import TrackedDict
@@ -115,6 +116,21 @@ def test_clear_regenerate_request_writes_the_private_flag() -> None:
     session.clear_regenerate_request()
     session.mark_unmodified()
     assert not session.regenerate_requested and not session.modified
+
+
+def test_private_reads_skip_pydantic_getattr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """S-4.5, S-4.1: ``regenerate_requested`` and ``store`` read the slots, same answers."""
+    store = _Store()
+    session = Session.trusted("s", "", {}, Options(), True, None, store)  # type: ignore[arg-type]
+    session.regenerate_id()
+    plain = Session(name="s")
+
+    def refuse(self: object, name: str) -> object:
+        raise AssertionError(f"pydantic's __getattr__ ran for {name}")
+
+    monkeypatch.setattr(BaseModel, "__getattr__", refuse)
+    assert session.regenerate_requested is True and session.store is store
+    assert plain.regenerate_requested is False and plain.store is None
 
 
 def _render_attribute_by_attribute(cookie: Cookie) -> str:
