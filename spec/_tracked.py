@@ -10,6 +10,8 @@ __all__ = ["TrackedDict"]
 K = TypeVar("K")
 V = TypeVar("V")
 _MISSING: Any = object()
+#: What may be edited in place; a tuple, as ``isinstance(v, list | dict)`` builds a union per call.
+_MUTABLE = (list, dict)
 
 
 class TrackedDict(dict[K, V]):
@@ -60,12 +62,10 @@ class TrackedDict(dict[K, V]):
         object loaded counts as changed when it is a list or dict (it may
         have been edited in place), and as unchanged when it is immutable.
         """
-        for key in self.keys() - new.keys():
-            del self[key]
         written: list[K] = []
         get = dict.get
         for key, value in new.items():
-            if not isinstance(value, list | dict):
+            if not isinstance(value, _MUTABLE):
                 old = get(self, key, _MISSING)
                 if old is value or (type(old) is type(value) and old == value):
                     continue  # immutable and as loaded: not this request's change
@@ -75,6 +75,10 @@ class TrackedDict(dict[K, V]):
             self.set_keys.update(written)
             self.deleted_keys.difference_update(written)
             dict.update(self, {key: new[key] for key in written})
+        # Every key of ``new`` is held now, so equal sizes mean no key to drop.
+        if len(self) != len(new):
+            for key in self.keys() - new.keys():
+                del self[key]
 
     def _deleted(self, key: K) -> None:
         self.changed = True

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conformance import Browser
 from reference_impl import FilesystemStore, MemoryStore, ServerSideStore
@@ -468,3 +470,33 @@ def test_tracked_dict_assign_records_only_differences() -> None:
     values.reset()
     values.assign({"a": True, "b": "y", "new": 3, "cart": cart, "flag": True})
     assert values.set_keys == {"a", "cart"}  # 1 -> True is a change, though 1 == True
+
+
+_VALUES = st.one_of(
+    st.integers(-2, 2),
+    st.booleans(),
+    st.sampled_from(["x", "y"]),
+    st.lists(st.integers(0, 1), max_size=1),
+)
+_MAPS = st.dictionaries(st.sampled_from("abcde"), _VALUES, max_size=5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(old=_MAPS, new=_MAPS)
+def test_tracked_dict_assign_equals_its_definition(
+    old: dict[str, object], new: dict[str, object]
+) -> None:
+    """S-10.20: assign ends equal to ``new``, recording changed, mutable and dropped keys."""
+    values: TrackedDict[str, object] = TrackedDict(old)
+    values.assign(new)
+    assert dict(values) == new
+    assert values.deleted_keys == old.keys() - new.keys()
+    assert values.set_keys == {
+        key
+        for key, value in new.items()
+        if isinstance(value, list)
+        or key not in old
+        or type(old[key]) is not type(value)
+        or old[key] != value
+    }
+    assert values.changed == bool(values.set_keys or values.deleted_keys)
