@@ -9,6 +9,7 @@ So both sides decode one cookie, encode one cookie and send one
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,62 @@ def _django_hit(request: Any) -> Any:
 
     request.session["user_id"] = request.session.get("user_id", 0) + 1
     return HttpResponse("ok")
+
+
+def store_request(store: Any) -> Callable[[], None]:
+    """One request against a sync ``store``: load the session from its cookie, change a key, save.
+
+    The session (SESSION) is saved once first, so every call loads a real one.
+    """
+    from spec.http import RecordingResponse, SimpleRequest
+
+    req, resp = SimpleRequest(), RecordingResponse()
+    session = store.new(req, "session")
+    session.values.update(SESSION)
+    store.save(req, resp, session)
+    header = f"session={resp.cookies[0].value}"
+
+    def one() -> None:
+        r, w = SimpleRequest(header), RecordingResponse()
+        s = store.new(r, "session")
+        s["user_id"] = 43
+        store.save(r, w, s)
+
+    return one
+
+
+def raw_sqlite_request(
+    url: str, codec: Any, record: str
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The SQLite reference for SQLStore: one Core SELECT and UPDATE of an encoded record.
+
+    An AUTOCOMMIT engine on ``url`` with a one-row table holding ``record``;
+    each call reads the row, decodes it with ``codec``, encodes it again and
+    writes it back, as an application with no session library would.
+    Returns the request and the engine's ``dispose``.
+    """
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    meta = sqlalchemy.MetaData()
+    table = sqlalchemy.Table(
+        "raw",
+        meta,
+        sqlalchemy.Column("id", sqlalchemy.String, primary_key=True),
+        sqlalchemy.Column("data", sqlalchemy.Text),
+    )
+    meta.create_all(engine)
+    with engine.connect() as conn:
+        conn.execute(table.insert().values(id="k", data=record))
+    select = sqlalchemy.select(table.c.data).where(table.c.id == "k")
+    update = table.update().where(table.c.id == "k")
+
+    def one() -> None:
+        with engine.connect() as conn:
+            value = codec.decode("session", conn.execute(select).scalar_one())
+            conn.execute(update.values(data=codec.encode("session", value)))
+
+    return one, engine.dispose
 
 
 def __getattr__(name: str) -> Any:

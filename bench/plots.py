@@ -47,7 +47,7 @@ sys.path[:0] = [str(ROOT), str(BENCH)]
 
 import _svg  # noqa: E402
 import codec as peers  # noqa: E402
-from _apps import HASH_KEY, SESSION  # noqa: E402
+from _apps import HASH_KEY, SESSION, raw_sqlite_request, store_request  # noqa: E402
 
 Call = Callable[[], object]
 K = TypeVar("K", bound=Hashable)
@@ -113,25 +113,6 @@ def by_size(repeats: int) -> dict[str, list[tuple[float, float]]]:
 # -- cost per store ---------------------------------------------------------------------------
 
 
-def store_request(store: Any) -> Call:
-    """One request against ``store``: load the session from its cookie, change a key, save."""
-    from spec.http import RecordingResponse, SimpleRequest
-
-    req, resp = SimpleRequest(), RecordingResponse()
-    session = store.new(req, "session")
-    session.values.update(SESSION)
-    store.save(req, resp, session)
-    header = f"session={resp.cookies[0].value}"
-
-    def one() -> None:
-        r, w = SimpleRequest(header), RecordingResponse()
-        s = store.new(r, "session")
-        s["user_id"] = 43
-        store.save(r, w, s)
-
-    return one
-
-
 @contextlib.contextmanager
 def redis_server(directory: str) -> Iterator[int | None]:
     """A throwaway redis-server on a free 127.0.0.1 port (None without one on PATH)."""
@@ -157,7 +138,6 @@ def redis_server(directory: str) -> Iterator[int | None]:
 
 
 def by_store(repeats: int) -> list[tuple[str, float, float | None]]:
-    import sqlalchemy
 
     from reference_impl import CookieStore, FilesystemStore, MemoryStore
     from reference_impl.securecookie import SecureCookie
@@ -182,26 +162,7 @@ def by_store(repeats: int) -> list[tuple[str, float, float | None]]:
             "sqlite": store_request(sql_store),
         }
 
-        engine = sqlalchemy.create_engine(f"sqlite:///{tmp}/raw.db", isolation_level="AUTOCOMMIT")
-        meta = sqlalchemy.MetaData()
-        table = sqlalchemy.Table(
-            "raw",
-            meta,
-            sqlalchemy.Column("id", sqlalchemy.String, primary_key=True),
-            sqlalchemy.Column("data", sqlalchemy.Text),
-        )
-        meta.create_all(engine)
-        with engine.connect() as conn:
-            conn.execute(table.insert().values(id="k", data=record))
-        select = sqlalchemy.select(table.c.data).where(table.c.id == "k")
-        update = table.update().where(table.c.id == "k")
-
-        def raw_sqlite() -> None:
-            with engine.connect() as conn:
-                value = codec.decode("session", conn.execute(select).scalar_one())
-                conn.execute(update.values(data=codec.encode("session", value)))
-
-        calls["raw sqlite"] = raw_sqlite
+        calls["raw sqlite"], dispose = raw_sqlite_request(f"sqlite:///{tmp}/raw.db", codec, record)
         raw_path = Path(tmp, "raw-session")
         raw_path.write_text(record)
 
@@ -237,7 +198,7 @@ def by_store(repeats: int) -> list[tuple[str, float, float | None]]:
             best = best_us(calls, repeats)
         finally:
             sql_store.close()
-            engine.dispose()
+            dispose()
             if redis_store is not None:
                 redis_store.close()
     print("\n| store | store request, µs | done directly, µs | ratio |\n|---|--:|--:|--:|")

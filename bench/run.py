@@ -514,7 +514,6 @@ def bench_backends(rounds: int) -> None:
     from reference_impl.redis import RedisStore
     from reference_impl.securecookie import SecureCookie
     from reference_impl.sql import SQLStore
-    from spec.http import RecordingResponse, SimpleRequest
 
     binary = shutil.which("redis-server")
     if binary is None:
@@ -522,21 +521,6 @@ def bench_backends(rounds: int) -> None:
         return
     codec = SecureCookie(HASH_KEY)
     record = codec.encode("session", SESSION)
-
-    def store_request(store: Any) -> Callable[[], None]:
-        req, resp = SimpleRequest(), RecordingResponse()
-        session = store.new(req, "session")
-        session.values.update(SESSION)
-        store.save(req, resp, session)
-        header = f"session={resp.cookies[0].value}"
-
-        def one() -> None:
-            r, w = SimpleRequest(header), RecordingResponse()
-            s = store.new(r, "session")
-            s["user_id"] = 43
-            store.save(r, w, s)
-
-        return one
 
     with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
@@ -560,36 +544,15 @@ def bench_backends(rounds: int) -> None:
                 value = codec.decode("session", data.decode())  # type: ignore[union-attr]
                 client.set("raw", codec.encode("session", value), ex=3600)
 
-            ours, ref, ratio = paired(store_request(store), raw_redis, rounds)
+            ours, ref, ratio = paired(_apps.store_request(store), raw_redis, rounds)
             add("RedisStore / raw redis-py GET+SET + codec", ours, ref, ratio, "<= 1.3x", 1.3)
             bench_async_redis(port, rounds, codec, record)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-        import sqlalchemy
-
         sql_store = SQLStore(HASH_KEY, url=f"sqlite:///{tmp}/store.db")
-        engine = sqlalchemy.create_engine(f"sqlite:///{tmp}/raw.db", isolation_level="AUTOCOMMIT")
-        meta = sqlalchemy.MetaData()
-        table = sqlalchemy.Table(
-            "raw",
-            meta,
-            sqlalchemy.Column("id", sqlalchemy.String, primary_key=True),
-            sqlalchemy.Column("data", sqlalchemy.Text),
-        )
-        meta.create_all(engine)
-        with engine.connect() as conn:
-            conn.execute(table.insert().values(id="k", data=record))
-        select = sqlalchemy.select(table.c.data).where(table.c.id == "k")
-        update = table.update().where(table.c.id == "k")
-
-        def raw_sql() -> None:
-            with engine.connect() as conn:
-                data = conn.execute(select).scalar_one()
-                value = codec.decode("session", data)
-                conn.execute(update.values(data=codec.encode("session", value)))
-
-        ours, ref, ratio = paired(store_request(sql_store), raw_sql, rounds)
+        raw_sql, _ = _apps.raw_sqlite_request(f"sqlite:///{tmp}/raw.db", codec, record)
+        ours, ref, ratio = paired(_apps.store_request(sql_store), raw_sql, rounds)
         add("SQLStore (SQLite) / raw SQLAlchemy Core + codec", ours, ref, ratio, "<= 1.3x", 1.3)
 
 
