@@ -26,6 +26,7 @@ __all__ = [
     "IndexUser",
     "ListUser",
     "Op",
+    "Pause",
     "Plan",
     "Read",
     "Record",
@@ -35,6 +36,7 @@ __all__ = [
     "arun_plan",
     "create",
     "delete",
+    "pause",
     "read",
     "run_plan",
     "swap",
@@ -120,8 +122,19 @@ class ListUser:
     now: float
 
 
-#: One backend step of a plan.
-Op: TypeAlias = Read | Create | Update | Swap | Delete | IndexUser | UnindexUser | ListUser
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Wait ``seconds`` before the next step (a retry after a lost compare-and-set); no result.
+
+    Not a backend call: the sync driver sleeps, the async one awaits
+    ``asyncio.sleep``, so a plan never blocks an event loop.
+    """
+
+    seconds: float
+
+
+#: One step of a plan (all but :class:`Pause` are backend calls).
+Op: TypeAlias = Read | Create | Update | Swap | Delete | IndexUser | UnindexUser | ListUser | Pause
 #: A plan: yields backend steps, is sent their results, returns ``_T``.
 Plan: TypeAlias = Generator[Op, object, _T]
 #: A stored record: the securecookie text of the values and its deadline.
@@ -152,6 +165,11 @@ def swap(
 ) -> Plan[bool]:
     """Step: replace a record still reading ``expected``; ``False`` if it changed or is gone."""
     return bool((yield Swap(session_id, expected, data, expires_at, ttl)))
+
+
+def pause(seconds: float) -> Plan[None]:
+    """Step: wait ``seconds`` (sleep, or ``asyncio.sleep`` in an async store)."""
+    yield Pause(seconds)
 
 
 def delete(session_id: str) -> Plan[bool]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import math
 import os
+import random
 import re
 from typing import cast
 
@@ -66,6 +67,9 @@ _CREATE_ATTEMPTS = 4
 #: Every failed attempt means another save succeeded, so the store as a
 #: whole always progresses; the bound only stops one request waiting forever.
 MERGE_ATTEMPTS = 64
+#: After the second lost compare-and-set in a row, a merge waits a random
+#: time below ``base * 2**lost`` seconds, at most ``cap`` (see merge_pause).
+_PAUSE_BASE, _PAUSE_CAP = 0.001, 0.05
 #: The reserved key of a forwarding record: what an ID retired by
 #: ``regenerate_id`` holds during the grace period, the new ID (S-10.22).
 MOVED_TO_KEY = "_sessionspec.moved_to"
@@ -131,6 +135,23 @@ def _reserved(key: SessionKey) -> bool:
 def new_session_id() -> str:
     """Return a fresh 256-bit random ID (52 base32 characters, gorilla's format)."""
     return base64.b32encode(os.urandom(32)).decode("ascii").rstrip("=")
+
+
+def merge_pause(lost: int) -> float:
+    """Seconds to wait after ``lost`` compare-and-sets lost in a row (0 after the first).
+
+    Without a pause, requests that keep racing for one record retry in
+    lockstep, and on a slow backend (a file write and its ``fsync``) one of
+    them can lose every attempt while the others keep winning (eight
+    threads saving into one file-backed session: in one CI run, a save
+    lost all 64). A random wait that
+    grows with each loss (jittered exponential backoff) spreads the retries
+    out, so a loser soon finds the record quiet. The jitter needs no
+    unpredictability, only spread, so :mod:`random` is enough.
+    """
+    if lost < 2:
+        return 0.0
+    return random.random() * min(_PAUSE_CAP, _PAUSE_BASE * (1 << min(lost, 16)))  # noqa: S311
 
 
 def check_session_id(session_id: str) -> None:
@@ -363,7 +384,9 @@ class ServerSideCore(StoreCore):
         """
         name, session_id = session.name, session.id
         expected = loaded
-        for _ in range(MERGE_ATTEMPTS):
+        for lost in range(MERGE_ATTEMPTS):
+            if lost >= 2:
+                yield from step.pause(merge_pause(lost))
             if (yield from step.swap(session_id, expected, data, expires_at, ttl)):
                 if expected is not loaded:
                     merged = values_of(decode_multi(name, data, self.codecs))
@@ -424,7 +447,9 @@ class ServerSideCore(StoreCore):
             name, {MOVED_TO_KEY: new_id, MOVED_UNTIL_KEY: int(now) + grace}, self.codecs
         )
         expected = loaded if isinstance(loaded, str) else None
-        for _ in range(MERGE_ATTEMPTS):
+        for lost in range(MERGE_ATTEMPTS):
+            if lost >= 2:
+                yield from step.pause(merge_pause(lost))
             if expected is not None and (
                 yield from step.swap(old_id, expected, forward, now + grace, grace)
             ):
