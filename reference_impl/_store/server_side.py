@@ -138,19 +138,18 @@ def new_session_id() -> str:
 
 
 def merge_pause(lost: int) -> float:
-    """Seconds to wait after ``lost`` compare-and-sets lost in a row (0 after the first).
+    """Seconds to wait before the next attempt after ``lost`` lost compare-and-sets in a row.
 
-    Without a pause, requests that keep racing for one record retry in
+    The merge loops call it from the third attempt on (the first retry is
+    immediate). Without a pause, requests racing for one record retry in
     lockstep, and on a slow backend (a file write and its ``fsync``) one of
-    them can lose every attempt while the others keep winning (eight
-    threads saving into one file-backed session: in one CI run, a save
-    lost all 64). A random wait that
-    grows with each loss (jittered exponential backoff) spreads the retries
-    out, so a loser soon finds the record quiet. The jitter needs no
-    unpredictability, only spread, so :mod:`random` is enough.
+    them can lose every attempt while the others keep winning: eight
+    threads saving into one file-backed session made a save lose all 64 in
+    one CI run. A random wait that grows with each loss (jittered
+    exponential backoff) spreads the retries out, so a loser soon finds the
+    record quiet. The jitter needs spread, not unpredictability, so
+    :mod:`random` is enough.
     """
-    if lost < 2:
-        return 0.0
     return random.random() * min(_PAUSE_CAP, _PAUSE_BASE * (1 << min(lost, 16)))  # noqa: S311
 
 
