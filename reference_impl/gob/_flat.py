@@ -27,20 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reference_impl.gob._typedefs import write_float, write_int, write_uint
-from reference_impl.gob._values import (
-    Float32,
-    Int8,
-    Int16,
-    Int32,
-    Int64,
-    Uint,
-    Uint8,
-    Uint16,
-    Uint32,
-    Uint64,
-    Uintptr,
-    _GoInt,
-)
+from reference_impl.gob._values import WRAPPERS, Float32, Int64, Uint64, _GoInt
 
 __all__ = ["decode_flat", "encode_flat", "flat_heads"]
 
@@ -91,11 +78,12 @@ def _int_frame(number: int) -> bytes | None:
     return None  # a uint64, or too large: the general path decides
 
 
-def _wrapper_writer(cls: type[_GoInt], signed: bool) -> Callable[[int], bytes | None]:
+def _wrapper_writer(cls: type[_GoInt]) -> Callable[[int], bytes | None]:
     """The frame writer of a Go integer wrapper (``Int64``, ``Uint8``, ...)."""
+    low, high = cls.wire_type.bounds or (0, 0)
+    signed = low < 0
     name = cls.go_type.encode()
     head = bytes((len(name),)) + name + (b"\x04" if signed else b"\x06")  # id 2 int, 3 uint
-    low, high = cls.wire_type.bounds or (0, 0)
 
     def write(number: int) -> bytes | None:
         if not low <= number <= high:
@@ -114,8 +102,7 @@ _WRITERS: dict[type, Callable[..., bytes | None]] = {
     float: lambda number: _frame(_FLOAT64, write_float(number)),
     Float32: lambda number: _frame(_FLOAT32, write_float(float(number))),
     bytes: lambda raw: _frame(_BYTES, write_uint(len(raw)) + raw),
-    **{cls: _wrapper_writer(cls, True) for cls in (Int8, Int16, Int32, Int64)},
-    **{cls: _wrapper_writer(cls, False) for cls in (Uint, Uint8, Uint16, Uint32, Uint64, Uintptr)},
+    **{cls: _wrapper_writer(cls) for cls in WRAPPERS if issubclass(cls, _GoInt)},
 }
 
 #: The classes of every value :func:`_any_frame` may write.

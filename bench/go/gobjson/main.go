@@ -35,17 +35,6 @@ func init() {
 	gob.Register([]interface{}{})
 }
 
-func gobSession() map[interface{}]interface{} {
-	return map[interface{}]interface{}{
-		"user_id":  42,
-		"username": "alice",
-		"csrf":     "k3JfQ9xVb2LmT8wZr4YhNc6PdA1sE7Gu",
-		"admin":    true,
-		"lang":     "en",
-		"visits":   17,
-	}
-}
-
 func jsonSession() map[string]interface{} {
 	return map[string]interface{}{
 		"user_id":  42,
@@ -55,6 +44,15 @@ func jsonSession() map[string]interface{} {
 		"lang":     "en",
 		"visits":   17,
 	}
+}
+
+// gobSession is the same session as gorilla holds it: interface{} keys.
+func gobSession() map[interface{}]interface{} {
+	session := map[interface{}]interface{}{}
+	for key, value := range jsonSession() {
+		session[key] = value
+	}
+	return session
 }
 
 func gobRoundTrip(src map[interface{}]interface{}) (map[interface{}]interface{}, int) {
