@@ -134,6 +134,20 @@ def test_lazy_async_stores_name_the_extra_too(attribute: str, absent: str) -> No
     assert "pip install 'sessionspec[" in str(outcome["message"])
 
 
+def test_importing_reference_impl_loads_no_gob_sql_or_redis() -> None:
+    """Issue 19 point 6: start-up pays for neither gob nor a backend client it may never use."""
+    heavy = ("reference_impl.gob", "sqlalchemy", "redis", "pymemcache", *FRAMEWORKS)
+    code = (
+        "import json, sys\n"
+        "import reference_impl\n"
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert json.loads(result.stdout) == []
+
+
 def test_the_core_needs_no_optional_package() -> None:
     """S-7.4: spec, reference_impl and the WSGI/ASGI adapters import with every extra absent."""
     every_optional = [
