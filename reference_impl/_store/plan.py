@@ -2,9 +2,11 @@
 
 A store's load and save decisions are written as *plans*: generators that
 yield backend steps (:class:`Read`, :class:`Create`, :class:`Update`,
-:class:`Delete`) and are sent each step's result. :func:`run_plan` performs
-the steps with blocking calls (the sync stores), :func:`arun_plan` awaits
-them (``reference_impl.aio``). Both kinds of store therefore make the same
+:class:`Swap`, :class:`Delete` and the user-index steps) and are sent each
+step's result. :func:`run_plan` performs the steps with blocking calls (the
+sync stores), :func:`arun_plan` awaits them (``reference_impl.aio``); a
+:class:`Pause` before a retry is a ``time.sleep`` in the one and an
+``asyncio.sleep`` in the other. Both kinds of store therefore make the same
 decisions in the same order, and every guarantee of ``docs/spec.md`` (ID
 checks before I/O, create never overwrites, no resurrection, regenerate_id,
 logging, size limits) lives in one place. A step that fails is raised
