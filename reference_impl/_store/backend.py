@@ -15,7 +15,6 @@ lock), in a worker thread when it can (a file, a socket).
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Protocol, runtime_checkable
 
 from reference_impl._store.plan import (
@@ -24,7 +23,6 @@ from reference_impl._store.plan import (
     IndexUser,
     ListUser,
     Op,
-    Pause,
     Read,
     Record,
     Swap,
@@ -243,9 +241,6 @@ def perform(backend: RecordBackend | None, op: Op) -> object:
         if swap is None:
             raise _no_swap(backend)
         return swap(op.session_id, op.expected, op.data, op.expires_at, op.ttl)
-    if isinstance(op, Pause):
-        time.sleep(op.seconds)
-        return None
     if isinstance(op, IndexUser | UnindexUser | ListUser):
         if not isinstance(backend, UserIndexBackend):
             raise _no_user_index(backend)
@@ -276,9 +271,6 @@ async def aperform(backend: AsyncRecordBackend | None, op: Op) -> object:
         if swap is None:
             raise _no_swap(backend)
         return await swap(op.session_id, op.expected, op.data, op.expires_at, op.ttl)
-    if isinstance(op, Pause):
-        await asyncio.sleep(op.seconds)
-        return None
     if isinstance(op, IndexUser | UnindexUser | ListUser):
         if not isinstance(backend, AsyncUserIndexBackend):
             raise _no_user_index(backend)

@@ -4,14 +4,13 @@ A store's load and save decisions are written as *plans*: generators that
 yield backend steps (:class:`Read`, :class:`Create`, :class:`Update`,
 :class:`Swap`, :class:`Delete` and the user-index steps) and are sent each
 step's result. :func:`run_plan` performs the steps with blocking calls (the
-sync stores), :func:`arun_plan` awaits them (``reference_impl.aio``); a
-:class:`Pause` before a retry is a ``time.sleep`` in the one and an
-``asyncio.sleep`` in the other. Both kinds of store therefore make the same
-decisions in the same order, and every guarantee of ``docs/spec.md`` (ID
-checks before I/O, create never overwrites, no resurrection, regenerate_id,
-logging, size limits) lives in one place. A step that fails is raised
-*inside* the plan, at its ``yield``, exactly where a direct call would have
-raised, so the plan's own ``try``/``except`` behave as in straight-line code.
+sync stores), :func:`arun_plan` awaits them (``reference_impl.aio``). Both
+kinds of store therefore make the same decisions in the same order, and
+every guarantee of ``docs/spec.md`` (ID checks before I/O, create never
+overwrites, no resurrection, regenerate_id, logging, size limits) lives in
+one place. A step that fails is raised *inside* the plan, at its ``yield``,
+exactly where a direct call would have raised, so the plan's own
+``try``/``except`` behave as in straight-line code.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ __all__ = [
     "IndexUser",
     "ListUser",
     "Op",
-    "Pause",
     "Plan",
     "Read",
     "Record",
@@ -38,7 +36,6 @@ __all__ = [
     "arun_plan",
     "create",
     "delete",
-    "pause",
     "read",
     "run_plan",
     "swap",
@@ -124,19 +121,8 @@ class ListUser:
     now: float
 
 
-@dataclass(frozen=True, slots=True)
-class Pause:
-    """Wait ``seconds`` before the next step (a retry after a lost compare-and-set); no result.
-
-    Not a backend call: the sync driver sleeps, the async one awaits
-    ``asyncio.sleep``, so a plan never blocks an event loop.
-    """
-
-    seconds: float
-
-
-#: One step of a plan (all but :class:`Pause` are backend calls).
-Op: TypeAlias = Read | Create | Update | Swap | Delete | IndexUser | UnindexUser | ListUser | Pause
+#: One backend step of a plan.
+Op: TypeAlias = Read | Create | Update | Swap | Delete | IndexUser | UnindexUser | ListUser
 #: A plan: yields backend steps, is sent their results, returns ``_T``.
 Plan: TypeAlias = Generator[Op, object, _T]
 #: A stored record: the securecookie text of the values and its deadline.
@@ -167,11 +153,6 @@ def swap(
 ) -> Plan[bool]:
     """Step: replace a record still reading ``expected``; ``False`` if it changed or is gone."""
     return bool((yield Swap(session_id, expected, data, expires_at, ttl)))
-
-
-def pause(seconds: float) -> Plan[None]:
-    """Step: wait ``seconds`` (sleep, or ``asyncio.sleep`` in an async store)."""
-    yield Pause(seconds)
 
 
 def delete(session_id: str) -> Plan[bool]:

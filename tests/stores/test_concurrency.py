@@ -27,9 +27,6 @@ from hypothesis import strategies as st
 
 from conformance import Browser
 from reference_impl import FilesystemStore, MemoryStore, ServerSideStore
-from reference_impl._store import backend as backend_module
-from reference_impl._store import server_side
-from reference_impl._store.plan import Pause
 from reference_impl._store.server_side import MERGE_ATTEMPTS
 from reference_impl.aio.memory import AsyncMemoryStore
 from reference_impl.cookie_store import CookieStore
@@ -200,45 +197,6 @@ def test_merge_gives_up_with_store_error_after_bounded_retries() -> None:
     assert backend.meddles == MERGE_ATTEMPTS
     assert response.set_cookie_headers() == []
     assert browser.load(store).values == {"n": MERGE_ATTEMPTS}
-
-
-def test_merge_retries_back_off_with_growing_random_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
-    """S-10.20: after the second lost swap in a row, each retry waits a random, growing pause."""
-    slept: list[float] = []
-    monkeypatch.setattr(backend_module.time, "sleep", slept.append)
-    backend = _MeddlingBackend()
-    store = ServerSideStore(backend, HASH, BLOCK)
-    backend.other_record = lambda n: encode_multi("app", {"n": n}, store.codecs)
-    browser = Browser()
-    browser.visit(store, n=0)
-    held = _open(browser, store)
-    held[1]["mine"] = 1
-    with pytest.raises(StoreError, match="changed by other requests"):
-        store.save(held[0], RecordingResponse(), held[1])
-    # No pause before the first retry; then one before each later attempt.
-    assert len(slept) == MERGE_ATTEMPTS - 2
-    base, cap = server_side._PAUSE_BASE, server_side._PAUSE_CAP
-    bounds = [min(cap, base * 2**lost) for lost in range(2, MERGE_ATTEMPTS)]
-    assert all(0 <= pause < bound for pause, bound in zip(slept, bounds, strict=True))
-    assert len(set(slept)) > MERGE_ATTEMPTS // 2  # random, not one fixed delay
-    assert max(slept[-20:]) > 8 * base  # and it grows past the first bounds
-
-
-def test_a_pause_sleeps_in_each_driver_s_own_way(monkeypatch: pytest.MonkeyPatch) -> None:
-    """S-10.20, S-9.35: sync drivers sleep; async ones await asyncio.sleep, never time.sleep."""
-    slept: list[float] = []
-    awaited: list[float] = []
-
-    async def recording_sleep(seconds: float) -> None:
-        awaited.append(seconds)
-
-    monkeypatch.setattr(backend_module.time, "sleep", slept.append)
-    monkeypatch.setattr(backend_module.asyncio, "sleep", recording_sleep)
-    backend = _NoSwapBackend()
-    assert backend_module.perform(backend, Pause(0.25)) is None
-    assert slept == [0.25] and awaited == []
-    assert asyncio.run(backend_module.aperform(backend, Pause(0.5))) is None  # type: ignore[arg-type]
-    assert awaited == [0.5] and slept == [0.25]
 
 
 # -- a store that writes stale snapshots fails the clauses ---------------------
