@@ -202,23 +202,39 @@ class Session(ValidatedModel):
         of loading a cookie. The name must be a token, the values a
         str/int-keyed dict, and ``options`` a validated :class:`Options`.
         """
-        session = _construct(
-            cls,
-            {
-                "name": name,
-                "id": session_id,
-                "values": values,
-                "options": options,
-                "is_new": is_new,
-                "load_error": load_error,
-                "created_at": created_at,
-                "user_id": user_id,
-            },
-        )
-        private = session.__pydantic_private__
-        assert private is not None
+        private = _TRUSTED_PRIVATE.get(cls, _UNSET)
+        if private is _UNSET:
+            private = _trusted_private(cls)
+        if private is None:  # a subclass with fields of its own: they need their defaults
+            session = _construct(
+                cls,
+                {
+                    "name": name,
+                    "id": session_id,
+                    "values": values,
+                    "options": options,
+                    "is_new": is_new,
+                    "load_error": load_error,
+                    "created_at": created_at,
+                    "user_id": user_id,
+                },
+            )
+            _set_private(session, "_store", store)
+            return session
+        # Every field given, in field order: this dict is the whole state.
+        state = {
+            "name": name,
+            "id": session_id,
+            "values": TrackedDict(values),
+            "options": options,
+            "is_new": is_new,
+            "load_error": load_error,
+            "created_at": created_at,
+            "user_id": user_id,
+        }
+        private = private.copy()
         private["_store"] = store
-        return session
+        return _assemble(cls, state, set(_TRUSTED_FIELDS), private)
 
     def adopt(self, store: Store | AsyncStore) -> None:
         """Bind to ``store`` unless already bound, and mark unmodified (the registry's hand-off).
@@ -368,12 +384,36 @@ def _construct(cls: type[Session], given: dict[str, Any]) -> Session:
         given if given.keys() == fields.keys() else {n: given.get(n, d) for n, d in fields.items()}
     )
     state["values"] = TrackedDict(state["values"])
+    return _assemble(cls, state, set(given), dict(private))
+
+
+def _assemble(
+    cls: type[Session], state: dict[str, Any], fields_set: set[str], private: dict[str, Any]
+) -> Session:
+    """A ``cls`` instance holding exactly these slots, as ``model_construct`` fills them."""
     session = cls.__new__(cls)
     object.__setattr__(session, "__dict__", state)
-    object.__setattr__(session, "__pydantic_fields_set__", set(given))
+    object.__setattr__(session, "__pydantic_fields_set__", fields_set)
     object.__setattr__(session, "__pydantic_extra__", None)
-    object.__setattr__(session, "__pydantic_private__", dict(private))
+    object.__setattr__(session, "__pydantic_private__", private)
     return session
+
+
+#: The fields :meth:`Session.trusted` gives: every field of :class:`Session`.
+_TRUSTED_FIELDS = frozenset(Session.model_fields)
+#: Per class: the private defaults when its fields are Session's own, in the same
+#: order, with simple defaults (``trusted`` then writes the state as one dict
+#: literal), else ``None`` (a subclass with fields of its own goes through _construct).
+_TRUSTED_PRIVATE: dict[type[Session], dict[str, Any] | None] = {}
+
+
+def _trusted_private(cls: type[Session]) -> dict[str, Any] | None:
+    defaults = _defaults(cls)
+    if defaults is None or tuple(defaults[0]) != tuple(Session.model_fields):
+        _TRUSTED_PRIVATE[cls] = None
+    else:
+        _TRUSTED_PRIVATE[cls] = defaults[1]
+    return _TRUSTED_PRIVATE[cls]
 
 
 #: What a user ID may be: letters, digits and ``_ - . @ +``, 1 to 128 of them.

@@ -54,6 +54,25 @@ def test_trusted_sessions_share_no_state() -> None:
     assert one.model_fields_set is not two.model_fields_set
 
 
+class _TaggedSession(Session):
+    """A subclass with a field of its own, which ``trusted`` does not give."""
+
+    tag: str = "none"
+
+
+def test_trusted_subclass_with_its_own_field_gets_that_default() -> None:
+    """S-4.1: the one-dict build is for Session's own fields; a subclass's extra field is filled."""
+    store = _Store()
+    fast = _TaggedSession.trusted("s", "", {"a": 1}, Options(), False, None, store)  # type: ignore[arg-type]
+    assert type(fast) is _TaggedSession and fast.tag == "none"
+    assert list(fast.__dict__) == list(_TaggedSession.model_fields)
+    assert isinstance(fast.__dict__["values"], TrackedDict) and fast.values == {"a": 1}
+    assert fast.store is store and not fast.modified
+    plain = Session.trusted("s", "", {"a": 1}, Options(), False, None, store)  # type: ignore[arg-type]
+    assert list(plain.__dict__) == list(Session.model_fields)
+    assert plain.model_fields_set == set(Session.model_fields)
+
+
 _OPTIONS = st.booleans().flatmap(
     lambda secure: st.builds(
         Options,
