@@ -126,23 +126,10 @@ class Cookie(ValidatedModel):
             # and max_age when the Options were built, expires bounded above;
             # the value is cleaned by render(). Skipping the validators per
             # request keeps them as the only rules while costing no time.
+            state = _fields_from(options).copy()
+            state["name"], state["value"], state["expires"] = name, value, expires
             cookie = cls.__new__(cls)
-            object.__setattr__(
-                cookie,
-                "__dict__",
-                {
-                    "name": name,
-                    "value": value,
-                    "path": options.path,
-                    "domain": options.domain,
-                    "expires": expires,
-                    "max_age": options.max_age,
-                    "secure": options.secure,
-                    "http_only": options.http_only,
-                    "same_site": options.same_site,
-                    "partitioned": options.partitioned,
-                },
-            )
+            object.__setattr__(cookie, "__dict__", state)
             object.__setattr__(cookie, "__pydantic_fields_set__", set(_FIELDS))
             object.__setattr__(cookie, "__pydantic_extra__", None)
             object.__setattr__(cookie, "__pydantic_private__", None)
@@ -185,6 +172,33 @@ class Cookie(ValidatedModel):
 
 
 _FIELDS = frozenset(Cookie.model_fields)
+
+#: Per options object: the cookie's fields in field order, those from the
+#: options filled in. The entry holds the options, so the id is never reused
+#: while it is cached; a store hands every session the same few objects.
+_BY_OPTIONS: dict[int, tuple[Options, dict[str, object]]] = {}
+
+
+def _fields_from(options: Options) -> dict[str, object]:
+    found = _BY_OPTIONS.get(id(options))
+    if found is not None and found[0] is options:
+        return found[1]
+    fields: dict[str, object] = {
+        "name": "",
+        "value": "",
+        "path": options.path,
+        "domain": options.domain,
+        "expires": None,
+        "max_age": options.max_age,
+        "secure": options.secure,
+        "http_only": options.http_only,
+        "same_site": options.same_site,
+        "partitioned": options.partitioned,
+    }
+    if len(_BY_OPTIONS) >= 256:  # sessions with options of their own: start again
+        _BY_OPTIONS.clear()
+    _BY_OPTIONS[id(options)] = (options, fields)
+    return fields
 
 
 # typed: ``"lax"`` and ``SameSite.LAX``, or ``1`` and ``True``, are equal keys

@@ -97,6 +97,31 @@ def test_for_session_equals_the_validating_constructor(
     assert fast == slow
     assert fast.model_fields_set == slow.model_fields_set
     assert fast.render() == slow.render()
+    assert list(fast.__dict__) == list(Cookie.model_fields)
+    assert (fast.name, fast.value) == (name, value)
+    assert _from_options(fast) == _from_options(options)
+
+
+_OPTION_FIELDS = ("path", "domain", "max_age", "secure", "http_only", "same_site", "partitioned")
+
+
+def _from_options(model: Cookie | Options) -> tuple[object, ...]:
+    return tuple(getattr(model, field) for field in _OPTION_FIELDS)
+
+
+def test_for_session_takes_each_cookie_from_its_own_options() -> None:
+    """S-3.2: the fields kept per options object never reach a cookie of other options.
+
+    600 short-lived options objects, more than the 256 kept: entries are
+    dropped and ids reused, and every cookie still carries its own options.
+    """
+    for index in range(600):
+        options = Options(path=f"/p{index}", max_age=index - 1, http_only=index % 2 == 0)
+        cookie = Cookie.for_session("s", "v", options, 1_000_000)
+        assert _from_options(cookie) == _from_options(options)
+        expected = 1_000_000 + options.max_age if options.max_age > 0 else None
+        assert cookie.expires == (1 if options.max_age < 0 else expected)
+        del options, cookie
 
 
 def test_for_session_still_refuses_a_bad_name() -> None:
