@@ -202,36 +202,24 @@ class Session(ValidatedModel):
         of loading a cookie. The name must be a token, the values a
         str/int-keyed dict, and ``options`` a validated :class:`Options`.
         """
-        private = _TRUSTED_PRIVATE.get(cls, _UNSET)
-        if private is _UNSET:
-            private = _trusted_private(cls)
-        if private is None:  # a subclass with fields of its own: they need their defaults
-            session = _construct(
-                cls,
-                {
-                    "name": name,
-                    "id": session_id,
-                    "values": values,
-                    "options": options,
-                    "is_new": is_new,
-                    "load_error": load_error,
-                    "created_at": created_at,
-                    "user_id": user_id,
-                },
-            )
-            _set_private(session, "_store", store)
-            return session
-        # Every field given, in field order: this dict is the whole state.
-        state = {
+        state: dict[str, Any] = {  # every field, in field order
             "name": name,
             "id": session_id,
-            "values": TrackedDict(values),
+            "values": values,
             "options": options,
             "is_new": is_new,
             "load_error": load_error,
             "created_at": created_at,
             "user_id": user_id,
         }
+        private = _TRUSTED_PRIVATE.get(cls, _UNSET)
+        if private is _UNSET:
+            private = _trusted_private(cls)
+        if private is None:  # a subclass with fields of its own: they need their defaults
+            session = _construct(cls, state)
+            _set_private(session, "_store", store)
+            return session
+        state["values"] = TrackedDict(values)  # the dict is the whole state
         private = private.copy()
         private["_store"] = store
         return _assemble(cls, state, set(_TRUSTED_FIELDS), private)
@@ -369,9 +357,10 @@ def _defaults(
 def _construct(cls: type[Session], given: dict[str, Any]) -> Session:
     """What ``cls.model_construct(**given)`` builds, values watched, minus its per-call walk.
 
-    model_construct resolves aliases and defaults field by field on every
-    call, a third of a cookie request; the defaults here are read once per
-    class. The result has the same ``__dict__`` (in field order), fields
+    :meth:`Session.trusted` comes here for a subclass with fields of its
+    own, which need their defaults. model_construct resolves aliases and
+    defaults field by field on every call; the defaults here are read once
+    per class. The result has the same ``__dict__`` (in field order), fields
     set, extra and private slots, which tests/spec/test_fast_paths.py pins.
     """
     defaults = _defaults(cls)
@@ -379,10 +368,7 @@ def _construct(cls: type[Session], given: dict[str, Any]) -> Session:
         session = cls.model_construct(**given)  # wraps values in a TrackedDict itself
         return session
     fields, private, _ = defaults
-    # Every field given (a store's trusted session): the dict is already the state.
-    state = (
-        given if given.keys() == fields.keys() else {n: given.get(n, d) for n, d in fields.items()}
-    )
+    state = {field: given.get(field, default) for field, default in fields.items()}
     state["values"] = TrackedDict(state["values"])
     return _assemble(cls, state, set(given), dict(private))
 
